@@ -17,11 +17,22 @@ class ErrorCode(StrEnum):
     EMPTY_AUDIO = "EMPTY_AUDIO"
     AUDIO_TOO_LONG = "AUDIO_TOO_LONG"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    AUDIO_DOWNLOAD_FAILED = "AUDIO_DOWNLOAD_FAILED"
     # request
     INVALID_PARAMETERS = "INVALID_PARAMETERS"
-    # engine
-    MODEL_NOT_AVAILABLE = "MODEL_NOT_AVAILABLE"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    TASK_NOT_READY = "TASK_NOT_READY"
+    # jobs
+    INVALID_JOB = "INVALID_JOB"
     JOB_CANCELLED = "JOB_CANCELLED"
+    TASK_TIMEOUT = "TASK_TIMEOUT"
+    MAX_DELIVERIES_EXCEEDED = "MAX_DELIVERIES_EXCEEDED"
+    # service
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    QUEUE_FULL = "QUEUE_FULL"
+    STORAGE_FULL = "STORAGE_FULL"
+    MODEL_NOT_AVAILABLE = "MODEL_NOT_AVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -90,8 +101,72 @@ class ModelNotAvailableError(DiarizationError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
 
+class AudioDownloadError(AudioError):
+    """A job's http(s) audio URL could not be fetched."""
+
+    code = ErrorCode.AUDIO_DOWNLOAD_FAILED
+    status = HTTPStatus.BAD_GATEWAY
+
+
+class InvalidRequestError(DiarizationError):
+    code = ErrorCode.INVALID_REQUEST
+    status = HTTPStatus.BAD_REQUEST
+
+
+class TaskNotFoundError(DiarizationError):
+    code = ErrorCode.TASK_NOT_FOUND
+    status = HTTPStatus.NOT_FOUND
+
+
+class TaskNotReadyError(DiarizationError):
+    """The task exists but has no result (yet, or ever)."""
+
+    code = ErrorCode.TASK_NOT_READY
+    status = HTTPStatus.CONFLICT
+
+
+class InvalidJobError(DiarizationError):
+    """A jobs-stream entry that cannot be processed (missing fields, garbage, bad audio ref)."""
+
+    code = ErrorCode.INVALID_JOB
+    status = HTTPStatus.BAD_REQUEST
+
+
+class ServiceUnavailableError(DiarizationError):
+    """Redis (or another dependency) is unreachable: try again later."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class QueueFullError(DiarizationError):
+    """The backlog is at MAX_QUEUE_LENGTH: retry after a while."""
+
+    code = ErrorCode.QUEUE_FULL
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+
+class StorageFullError(DiarizationError):
+    """The storage volume is full: nothing was accepted."""
+
+    code = ErrorCode.STORAGE_FULL
+    status = HTTPStatus.INSUFFICIENT_STORAGE
+
+
 class JobCancelledError(DiarizationError):
     """Raised from inside inference when the job must stop (cancel, timeout, lost lease)."""
 
     code = ErrorCode.JOB_CANCELLED
     status = HTTPStatus.CONFLICT
+
+
+class TaskTimeoutError(DiarizationError):
+    code = ErrorCode.TASK_TIMEOUT
+    status = HTTPStatus.GATEWAY_TIMEOUT
+
+
+class MaxDeliveriesError(DiarizationError):
+    """A job that stopped its worker MAX_DELIVERIES times: a poison job."""
+
+    code = ErrorCode.MAX_DELIVERIES_EXCEEDED
+    status = HTTPStatus.UNPROCESSABLE_ENTITY

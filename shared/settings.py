@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     redis_db_broker: int = Field(default=1, ge=0)
     # Accepted for compatibility with the Celery service (its result db); unused here.
     redis_db_backend: int = Field(default=2, ge=0)
+    # Prefix of every key and stream, so deployments can share a database.
+    redis_key_prefix: str = Field(default="diarization", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Seconds a Redis command may take before the connection is considered broken.
+    redis_socket_timeout: float = Field(default=10.0, gt=0)
+    # Connections per process in the pool (blocking pool: callers wait for a free one).
+    redis_max_connections: int = Field(default=32, ge=4)
 
     # --- Storage and limits ---------------------------------------------------------------
     # Root for uploads, results and the embedded Redis' data.
@@ -74,6 +80,29 @@ class Settings(BaseSettings):
     task_timeout_minutes: float = Field(default=60.0, gt=0)
     # Task records and result files older than this are removed.
     result_retention_days: float = Field(default=7.0, gt=0)
+
+    # --- Queue and workers ------------------------------------------------------------------
+    # A worker that stops heartbeating loses its jobs to others after this many seconds.
+    lease_seconds: float = Field(default=30.0, ge=1.0)
+    # How often each worker looks for jobs whose lease expired (and trims the streams).
+    reclaim_interval_seconds: float = Field(default=5.0, gt=0)
+    # How long XREADGROUP blocks waiting for a job (ms); socket timeouts stay above it.
+    read_block_ms: int = Field(default=2000, ge=100)
+    # Deliveries after which a job that keeps killing its worker goes to the dead letters.
+    max_deliveries: int = Field(default=3, ge=1)
+    # On SIGTERM, running jobs get this long to finish before they are handed back.
+    drain_seconds: float = Field(default=30.0, ge=0)
+    # Jobs waiting in the queue beyond which uploads are refused (429); 0 = no limit.
+    max_queue_length: int = Field(default=1000, ge=0)
+    # Events kept in the shared events stream (approximate trimming).
+    events_max_length: int = Field(default=100_000, ge=100)
+    # First metrics port of worker processes (worker N of `up` uses port + N); 0 = any free.
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Attempts and timeout when POSTing a task's completion to its callback_url.
+    callback_attempts: int = Field(default=5, ge=1)
+    callback_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Key of the HMAC-SHA256 signature sent with every callback (unset: unsigned).
+    callback_secret: SecretStr | None = None
 
     # --- Diarization engine ---------------------------------------------------------------
     # auto: an official pipeline under MODEL_PATH if present, else the bundled one.

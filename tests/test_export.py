@@ -13,13 +13,8 @@ import soundfile as sf
 from matplotlib import image
 from pyannote.database.util import load_rttm
 
-from shared.export.bundle import (
-    METADATA_FILE,
-    RTTM_FILE,
-    TIMELINE_FILE,
-    write_bundle,
-    zip_directory,
-)
+from shared.export.bundle import write_bundle, zip_directory
+from shared.export.files import METADATA_FILE, RTTM_FILE, TIMELINE_FILE
 from shared.export.formats import to_json, to_rttm
 from shared.export.timeline import render_timeline
 from shared.schemas.results import BundleMetadata, DiarizationResult

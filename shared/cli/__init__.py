@@ -18,9 +18,9 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 
 def _registrars() -> list[Registrar]:
-    from shared.cli import engine_commands
+    from shared.cli import engine_commands, service_commands
 
-    return [engine_commands.register]
+    return [service_commands.register, engine_commands.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

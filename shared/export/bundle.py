@@ -8,15 +8,11 @@ from pathlib import Path
 
 import orjson
 
+from shared.export.files import METADATA_FILE, RESULT_FILE, RTTM_FILE, TIMELINE_FILE
 from shared.export.formats import to_json, to_rttm
 from shared.export.segments import write_speaker_audio
 from shared.export.timeline import render_timeline
 from shared.schemas.results import BundleMetadata, DiarizationResult
-
-METADATA_FILE = "metadata.json"
-RESULT_FILE = "result.json"
-RTTM_FILE = "diarization.rttm"
-TIMELINE_FILE = "timeline.png"
 
 
 def write_bundle(source: Path, result: DiarizationResult, out_dir: Path) -> BundleMetadata:

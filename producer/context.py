@@ -1,0 +1,56 @@
+"""What every gateway handler needs: settings, task store, storage, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from producer.metrics import GatewayMetrics
+from shared.errors import QueueFullError, TaskNotFoundError, TaskNotReadyError
+from shared.schemas.messages import JobMessage, TaskRecord, TaskStatus
+from shared.settings import Settings
+from shared.storage import LocalStorage
+from shared.taskstore import Submission, TaskStore
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    store: TaskStore
+    storage: LocalStorage
+    metrics: GatewayMetrics
+
+    async def check_queue_room(self) -> None:
+        """Refuse new work (429, Retry-After) while the backlog is at its limit."""
+        limit = self.settings.max_queue_length
+        if not limit:
+            return
+        stats = await self.store.queue_stats()
+        if stats.waiting + stats.pending >= limit:
+            raise QueueFullError(f"the queue holds {limit} jobs already: try again later")
+
+    async def submit(self, job: JobMessage, record: TaskRecord, size: int) -> Submission:
+        submission = await self.store.submit(job, record)
+        if submission.created:
+            self.metrics.submitted.inc()
+            self.metrics.upload_bytes.inc(size)
+        return submission
+
+    async def task(self, task_id: str) -> TaskRecord:
+        record = await self.store.get(task_id)
+        if record is None:
+            raise TaskNotFoundError(f"no task {task_id}")
+        return record
+
+    async def completed_task(self, task_id: str) -> TaskRecord:
+        record = await self.task(task_id)
+        if record.status is not TaskStatus.COMPLETED or not record.result_prefix:
+            detail = f"task is {record.status.value}"
+            if record.error_code:
+                detail += f" ({record.error_code}: {record.error})"
+            raise TaskNotReadyError(f"no result to download: {detail}")
+        return record
+
+
+GATEWAY = web.AppKey("gateway", Gateway)

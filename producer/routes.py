@@ -1,0 +1,182 @@
+"""The diarization API, as the previous service had it (under /api/v1/diarize)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from pathlib import PurePath
+
+from aiohttp import web
+
+from producer.context import GATEWAY, Gateway
+from producer.upload import ReceivedUpload, receive_upload
+from shared.audio import probe
+from shared.errors import (
+    InvalidParametersError,
+    ServiceUnavailableError,
+    TaskNotFoundError,
+)
+from shared.export.files import METADATA_FILE, RESULT_FILE, RTTM_FILE, TIMELINE_FILE, ZIP_FILE
+from shared.schemas.api import (
+    API_PREFIX,
+    DeleteResponse,
+    TaskStatusResponse,
+    UploadResponse,
+)
+from shared.schemas.messages import JobMessage, TaskRecord, TaskStatus
+from shared.schemas.results import DiarizationOptions
+from shared.storage import upload_key
+
+# ?format= of the download endpoint -> (file in the result folder, media type, suffix)
+DOWNLOADS = {
+    "zip": (ZIP_FILE, "application/zip", "_diarization.zip"),
+    "json": (RESULT_FILE, "application/json", "_diarization.json"),
+    "rttm": (RTTM_FILE, "text/plain; charset=utf-8", ".rttm"),
+    "png": (TIMELINE_FILE, "image/png", "_timeline.png"),
+}
+
+routes = web.RouteTableDef()
+
+
+def json_response(model: object, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=model.model_dump_json(), content_type="application/json"
+    )
+
+
+@routes.post(f"{API_PREFIX}/upload")
+async def upload(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    await gateway.check_queue_room()
+    received = await receive_upload(
+        request, gateway.storage, gateway.settings.max_file_size_bytes,
+        gateway.settings.supported_formats,
+    )  # fmt: skip
+    try:
+        options = _options(received.fields)
+        info = await asyncio.to_thread(
+            probe, received.path, gateway.settings.max_audio_duration_seconds, received.filename
+        )
+        task_id = secrets.token_hex(16)
+        key = upload_key(task_id, received.suffix)
+        await asyncio.to_thread(gateway.storage.put_file, received.path, key)
+    finally:
+        received.path.unlink(missing_ok=True)
+    job, record = _new_task(task_id, key, received, options, request)
+    submission = await gateway.submit(job, record, info.size_bytes)
+    if not submission.created:  # the same Idempotency-Key again: the first task answers
+        await asyncio.to_thread(gateway.storage.delete_task, task_id, key)
+        return await _status_reply(gateway, submission.task_id, status=200)
+    body = UploadResponse(
+        task_id=task_id,
+        status=TaskStatus.QUEUED,
+        message=f"{received.filename} queued for diarization",
+        status_url=f"{API_PREFIX}/status/{task_id}",
+        created_at=record.created_at,
+    )
+    return json_response(body, status=202)
+
+
+def _options(fields: dict[str, str]) -> DiarizationOptions:
+    values: dict[str, object] = {}
+    for name in ("num_speakers", "min_speakers", "max_speakers"):
+        if fields.get(name):
+            values[name] = fields[name]
+    if fields.get("exclusive"):
+        values["exclusive"] = fields["exclusive"].lower() in ("1", "true", "yes", "on")
+    return DiarizationOptions.parse(values)
+
+
+def _new_task(
+    task_id: str,
+    key: str,
+    received: ReceivedUpload,
+    options: DiarizationOptions,
+    request: web.Request,
+) -> tuple[JobMessage, TaskRecord]:
+    callback_url = received.fields.get("callback_url") or None
+    idempotency_key = request.headers.get("Idempotency-Key") or None
+    if idempotency_key is not None and len(idempotency_key) > 256:
+        raise InvalidParametersError("Idempotency-Key must be at most 256 characters")
+    job = JobMessage(
+        task_id=task_id,
+        audio=key,
+        filename=received.filename,
+        **options.model_dump(),
+        callback_url=callback_url,
+        idempotency_key=idempotency_key,
+    )
+    now = time.time()
+    record = TaskRecord(
+        task_id=task_id,
+        status=TaskStatus.QUEUED,
+        message="queued",
+        created_at=now,
+        updated_at=now,
+        filename=received.filename,
+        audio=key,
+        options=options,
+        callback_url=callback_url,
+    )
+    return job, record
+
+
+@routes.get(f"{API_PREFIX}/status/{{task_id}}")
+async def status(request: web.Request) -> web.Response:
+    return await _status_reply(request.app[GATEWAY], request.match_info["task_id"])
+
+
+async def _status_reply(gateway: Gateway, task_id: str, status: int = 200) -> web.Response:
+    record = await gateway.task(task_id)
+    return json_response(TaskStatusResponse.of(record), status=status)
+
+
+@routes.get(f"{API_PREFIX}/download/{{task_id}}")
+async def download(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    record = await gateway.completed_task(request.match_info["task_id"])
+    choice = request.query.get("format", "zip").lower()
+    if choice not in DOWNLOADS:
+        raise InvalidParametersError(f"format must be one of: {', '.join(DOWNLOADS)}")
+    name, media_type, suffix = DOWNLOADS[choice]
+    path = gateway.storage.path(f"{record.result_prefix}/{name}")
+    if not path.is_file():
+        raise ServiceUnavailableError("the result file is not reachable from this gateway")
+    stem = PurePath(record.filename or record.task_id).stem
+    headers = {
+        "Content-Disposition": f'attachment; filename="{stem}{suffix}"',
+        "Content-Type": media_type,
+    }
+    return web.FileResponse(path, headers=headers)
+
+
+@routes.get(f"{API_PREFIX}/metadata/{{task_id}}")
+async def metadata(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    record = await gateway.completed_task(request.match_info["task_id"])
+    path = gateway.storage.path(f"{record.result_prefix}/{METADATA_FILE}")
+    return web.FileResponse(path, headers={"Content-Type": "application/json"})
+
+
+@routes.delete(f"{API_PREFIX}/{{task_id}}")
+async def delete(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    task_id = request.match_info["task_id"]
+    record = await gateway.task(task_id)
+    outcome = await gateway.store.cancel(task_id)
+    if outcome == "missing":
+        raise TaskNotFoundError(f"no task {task_id}")
+    if outcome == "requested":
+        body = DeleteResponse(
+            task_id=task_id, status="cancelling", message="the worker will stop it"
+        )
+        return json_response(body, status=202)
+    if outcome == "ended":
+        await gateway.store.delete(task_id)
+    await asyncio.to_thread(gateway.storage.delete_task, task_id, record.audio)
+    if outcome == "cancelled":
+        body = DeleteResponse(task_id=task_id, status="cancelled", message="removed from the queue")
+    else:
+        body = DeleteResponse(task_id=task_id, status="deleted", message="task and results deleted")
+    return json_response(body)

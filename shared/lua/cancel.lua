@@ -1,0 +1,19 @@
+-- Gateway DELETE of a task that has not ended: a queued task is cancelled here and now
+-- (its entry is acked by whichever worker reads it); a running one is flagged, and its
+-- worker stops it at the next progress hook and records the cancellation.
+-- KEYS: task, events, task_events     ARGV: ttl, events_maxlen, hash fields, event fields
+-- Returns 'missing', 'ended', 'cancelled' or 'requested'.
+local task, events, task_events = KEYS[1], KEYS[2], KEYS[3]
+local ttl, maxlen = tonumber(ARGV[1]), ARGV[2]
+local hash, at = fields_at(3)
+local event = fields_at(at)
+local status = redis.call('HGET', task, 'status')
+if not status then return 'missing' end
+if is_terminal(status) then return 'ended' end
+redis.call('HSET', task, 'cancel_requested', 'true')
+if status ~= 'queued' then return 'requested' end
+redis.call('HSET', task, 'status', 'cancelled', unpack(hash))
+publish(events, task_events, maxlen, event)
+redis.call('EXPIRE', task, ttl)
+redis.call('EXPIRE', task_events, ttl)
+return 'cancelled'

@@ -1,0 +1,123 @@
+"""Tasks as the gateway and the CLI see them: submit, read, cancel, delete, queue figures.
+
+Workers change tasks through fenced scripts (consumer/attempt.py); everything here is
+either a read or a change a worker cannot race with (see shared/lua/).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from shared.keys import RedisKeys
+from shared.schemas.messages import JobMessage, TaskEvent, TaskRecord, TaskStatus
+from shared.schemas.redis_codec import encode_fields, text
+from shared.scripts import Scripts, flat
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    length: int  # entries in the jobs stream (trimmed below the oldest unacked one)
+    waiting: int  # entries not yet delivered to any worker
+    pending: int  # delivered, not yet acknowledged (running, or lost with a dead worker)
+    consumers: int
+    workers_alive: int
+    dead_letters: int
+
+
+@dataclass(frozen=True)
+class Submission:
+    task_id: str
+    entry_id: str
+    created: bool  # False: an earlier submission with the same idempotency key
+
+
+class TaskStore:
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.keys = RedisKeys(settings.redis_key_prefix)
+        self.retention = int(settings.result_retention_days * 86400)
+        self.events_max_length = settings.events_max_length
+        # a worker counts as alive while its last heartbeat is younger than a lease
+        self.alive_window = settings.lease_seconds
+        self.scripts = Scripts(client)
+
+    async def ensure_group(self) -> None:
+        """Create the jobs stream and its consumer group if missing (idempotent)."""
+        try:
+            await self.client.xgroup_create(self.keys.jobs, self.keys.group, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def submit(self, job: JobMessage, record: TaskRecord) -> Submission:
+        task_id = record.task_id
+        event = TaskEvent(task_id=task_id, status=TaskStatus.QUEUED, progress=0, message="queued")
+        idempotency = ""
+        if job.idempotency_key:
+            idempotency = self.keys.idempotency(job.owner or "-", job.idempotency_key)
+        keys = [
+            self.keys.jobs,
+            self.keys.task(task_id),
+            self.keys.events,
+            self.keys.task_events(task_id),
+            idempotency,
+        ]
+        code, value = await self.scripts.submit(
+            keys=keys,
+            args=[
+                task_id,
+                self.retention,
+                self.events_max_length,
+                *flat(encode_fields(job)),
+                *flat(encode_fields(record)),
+                *flat(encode_fields(event)),
+            ],
+        )
+        if text(code) == "duplicate":
+            return Submission(task_id=text(value), entry_id="", created=False)
+        return Submission(task_id=task_id, entry_id=text(value), created=True)
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        fields = await self.client.hgetall(self.keys.task(task_id))
+        return TaskRecord.from_hash(fields) if fields else None
+
+    async def cancel(self, task_id: str) -> str:
+        """'missing', 'ended', 'cancelled' (was queued) or 'requested' (was running)."""
+        now = time.time()
+        event = TaskEvent(
+            task_id=task_id, status=TaskStatus.CANCELLED, progress=0, message="cancelled by user"
+        )
+        changes = {"message": "cancelled by user", "finished_at": str(now), "updated_at": str(now)}
+        result = await self.scripts.cancel(
+            keys=[self.keys.task(task_id), self.keys.events, self.keys.task_events(task_id)],
+            args=[
+                self.retention,
+                self.events_max_length,
+                *flat(changes),
+                *flat(encode_fields(event)),
+            ],
+        )
+        return text(result)
+
+    async def delete(self, task_id: str) -> None:
+        await self.client.delete(self.keys.task(task_id), self.keys.task_events(task_id))
+
+    async def queue_stats(self) -> QueueStats:
+        length = await self.client.xlen(self.keys.jobs)
+        waiting = pending = consumers = 0
+        try:
+            groups = await self.client.xinfo_groups(self.keys.jobs)
+        except ResponseError:  # no stream yet
+            groups = []
+        for group in groups:
+            if text(group["name"]) == self.keys.group:
+                pending, consumers = int(group["pending"]), int(group["consumers"])
+                waiting = int(group.get("lag") or 0)
+        alive = await self.client.zcount(self.keys.workers, time.time() - self.alive_window, "+inf")
+        dead = await self.client.xlen(self.keys.dead_letters)
+        return QueueStats(length, waiting, pending, consumers, alive, dead)
