@@ -1,0 +1,112 @@
+"""Running the real service in tests: settings as environment, worker and gateway processes,
+and waiting on Redis state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from shared.keys import RedisKeys
+from shared.schemas.messages import TaskRecord
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "main.py"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment(settings: Settings, **extra: str) -> dict[str, str]:
+    """The process environment that makes a child read the same settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, list):
+            value = ",".join(value)
+        elif hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value)
+    env.update(extra)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def wait_until(condition: Callable[[], object], seconds: float, what: str) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def task(client: redis.Redis, settings: Settings, task_id: str) -> TaskRecord | None:
+    fields = client.hgetall(RedisKeys(settings.redis_key_prefix).task(task_id))
+    return TaskRecord.from_hash(fields) if fields else None
+
+
+class ServiceProcess:
+    """A `main.py` command running as a child process, its output kept in a log file."""
+
+    def __init__(self, args: list[str], settings: Settings, log: Path, **env: str) -> None:
+        self.log_path = log
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, str(MAIN), *args],
+            cwd=log.parent,
+            env=environment(settings, **env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def start_worker(
+    settings: Settings, log: Path, *args: str, engine_factory: str | None = None, **env: str
+) -> ServiceProcess:
+    command = ["worker", "--metrics-port", "0", *args]
+    if engine_factory:
+        command += ["--engine-factory", engine_factory]
+    return ServiceProcess(command, settings, log, **env)
+
+
+def wait_for_workers(
+    client: redis.Redis, settings: Settings, count: int, seconds: float = 120
+) -> None:
+    keys = RedisKeys(settings.redis_key_prefix)
+    wait_until(
+        lambda: client.zcard(keys.workers) >= count, seconds, f"{count} worker(s) to register"
+    )
