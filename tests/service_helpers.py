@@ -33,10 +33,12 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("REDIS_")}
     for name, value in settings.model_dump(exclude_none=True).items():
         if isinstance(value, list):
-            value = ",".join(value)
+            text = ",".join(value)
         elif hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[name.upper()] = str(value)
+            text = value.get_secret_value()
+        else:
+            text = str(value)
+        env[name.upper()] = text
     env.update(extra)
     env["PYTHONUNBUFFERED"] = "1"
     return env

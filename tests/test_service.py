@@ -67,7 +67,7 @@ def statuses(client, settings, task_id) -> list[str]:
 
 async def upload(gateway, path: Path, **fields: str) -> str:
     data = aiohttp.FormData()
-    data.add_field("audio_file", path.read_bytes(), filename=path.name)
+    data.add_field("audio_file", await asyncio.to_thread(path.read_bytes), filename=path.name)
     for key, value in fields.items():
         data.add_field(key, value)
     async with gateway.post(f"{API_PREFIX}/upload", data=data) as reply:
@@ -160,7 +160,7 @@ async def test_audio_url_and_signed_callback(gateway, deployment, sample_wav) ->
         assert status["status"] == "completed"
         assert status["filename"] is None and status["metadata"]["num_speakers"] == 2
         wait_until(lambda: received, 30, "the callback")
-        headers, payload = received[0]
+        _, payload = received[0]
         assert payload["task_id"] == "url-job-1" and payload["status"] == "completed"
         assert payload["summary"]["num_speakers"] == 2
     finally:
@@ -168,7 +168,7 @@ async def test_audio_url_and_signed_callback(gateway, deployment, sample_wav) ->
 
 
 def test_metrics_move_after_jobs(deployment) -> None:
-    settings, client, workers = deployment
+    settings, client, _ = deployment
     keys = RedisKeys(settings.redis_key_prefix)
     totals = 0.0
     for worker_id in client.zrange(keys.workers, 0, -1):
@@ -180,7 +180,7 @@ def test_metrics_move_after_jobs(deployment) -> None:
             check=True,
         ).stdout
         line = next(
-            l for l in text.splitlines() if l.startswith("diarization_jobs_completed_total")
+            row for row in text.splitlines() if row.startswith("diarization_jobs_completed_total")
         )
         totals += float(line.split()[-1])
         assert "diarization_audio_seconds_processed_total" in text

@@ -84,7 +84,7 @@ def run_main(env: dict[str, str], folder: Path, *args: str) -> subprocess.Comple
 
 
 def test_operational_commands(service) -> None:
-    base, ports, env, folder, _ = service
+    base, _, env, folder, _ = service
     status = run_main(env, folder, "status", "--json")
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
