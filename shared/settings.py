@@ -22,7 +22,11 @@ class EngineChoice(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,  # "REDIS_URL=" in a .env means unset, not ""
     )
 
     # --- HTTP gateway -------------------------------------------------------------------
