@@ -116,7 +116,7 @@ class Worker:
             free = self.concurrency - len(self.active)
             if free <= 0:
                 self._slot_freed.clear()
-                await self._wait_for(self._slot_freed)
+                await self._first_of(self._slot_freed, self._stopping)
                 continue
             deliveries = await self._retrying(lambda free=free: queue.read(free), queue)
             for delivery in deliveries or []:
@@ -210,6 +210,13 @@ class Worker:
             await operation()
         except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as error:
             logger.warning("could not recreate the consumer group yet: %s", error)
+
+    @staticmethod
+    async def _first_of(*events: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(event.wait()) for event in events]
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
 
     @staticmethod
     async def _wait_for(event: asyncio.Event, seconds: float | None = None) -> None:

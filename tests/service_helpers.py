@@ -112,3 +112,54 @@ def wait_for_workers(
     wait_until(
         lambda: client.zcard(keys.workers) >= count, seconds, f"{count} worker(s) to register"
     )
+
+
+class Cluster:
+    """Worker processes of one deployment, running the scripted test engine."""
+
+    ENGINE = "tests.engines:create"
+
+    def __init__(self, settings: Settings, folder: Path, client: redis.Redis, **env: str) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.client = client
+        self.env = env
+        self.keys = RedisKeys(settings.redis_key_prefix)
+        self.workers: list[ServiceProcess] = []
+
+    def start(self, count: int = 1, wait: bool = True) -> list[ServiceProcess]:
+        started = []
+        for _ in range(count):
+            log = self.folder / f"worker-{len(self.workers)}.log"
+            worker = start_worker(self.settings, log, engine_factory=self.ENGINE, **self.env)
+            self.workers.append(worker)
+            started.append(worker)
+        if wait:
+            alive = sum(1 for w in self.workers if w.process.poll() is None)
+            wait_for_workers(self.client, self.settings, alive, seconds=60)
+        return started
+
+    def owner(self, task_id: str) -> ServiceProcess:
+        """The worker process whose consumer currently runs a task (by the pid in its id)."""
+        record = task(self.client, self.settings, task_id)
+        assert record is not None and record.worker
+        pid = int(record.worker.rsplit("-", 2)[-2])
+        return next(w for w in self.workers if w.pid == pid)
+
+    def submit(self, audio: str, **fields: str) -> str:
+        return self.client.xadd(self.keys.jobs, {"audio": audio, **fields}).decode()
+
+    def terminal_statuses(self, task_id: str) -> list[str]:
+        events = self.client.xrange(self.keys.task_events(task_id))
+        ended = ("completed", "failed", "cancelled")
+        return [f[b"status"].decode() for _, f in events if f[b"status"].decode() in ended]
+
+    def pending(self) -> int:
+        return int(self.client.xpending(self.keys.jobs, self.keys.group)["pending"])
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log_path.name}\n{w.output()[-4000:]}" for w in self.workers)
