@@ -57,10 +57,12 @@ class ScriptedEngine:
         turn = SpeakerTurn(
             start=0.0, end=round(audio.duration, 3), speaker="SPEAKER_00", confidence=0.9
         )
+        summary = SpeakerSummary(
+            speaker="SPEAKER_00", total_duration=turn.end, num_turns=1, percentage=100.0
+        )
         return DiarizationResult(
             uri=Path(name).stem, audio=audio, engine=self.info, options=options, num_speakers=1,
-            speakers=[SpeakerSummary(speaker="SPEAKER_00", total_duration=turn.end, num_turns=1, percentage=100.0)],
-            turns=[turn], overlaps=[], processing_time=elapsed,
+            speakers=[summary], turns=[turn], overlaps=[], processing_time=elapsed,
             real_time_factor=elapsed / audio.duration,
         )  # fmt: skip
 

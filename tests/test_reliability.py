@@ -161,8 +161,12 @@ def test_sigterm_hands_a_running_job_to_another_worker(deployment) -> None:
     leaving.signal(signal.SIGTERM)
     assert leaving.process.wait(20) == 0
     released_at = time.monotonic()
-    wait_until(lambda: str(leaving.pid) not in (task(cluster.client, cluster.settings, task_id).worker or ""),
-               SCAN + 2, "another worker to take the released job")  # fmt: skip
+
+    def taken_over() -> bool:
+        record = task(cluster.client, cluster.settings, task_id)
+        return str(leaving.pid) not in (record.worker or "")
+
+    wait_until(taken_over, SCAN + 2, "another worker to take the released job")
     assert time.monotonic() - released_at <= SCAN + 2
     record = wait_status(cluster, task_id, ("completed", "failed"), 30)
     assert record.status.value == "completed"
