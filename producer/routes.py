@@ -8,6 +8,7 @@ import time
 from pathlib import PurePath
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from producer.context import GATEWAY, Gateway
 from producer.upload import ReceivedUpload, receive_upload
@@ -25,7 +26,7 @@ from shared.schemas.api import (
     UploadResponse,
 )
 from shared.schemas.messages import JobMessage, TaskRecord, TaskStatus
-from shared.schemas.results import DiarizationOptions
+from shared.schemas.results import DiarizationOptions, describe_validation_error
 from shared.storage import upload_key
 
 # ?format= of the download endpoint -> (file in the result folder, media type, suffix)
@@ -53,18 +54,21 @@ async def upload(request: web.Request) -> web.Response:
         request, gateway.storage, gateway.settings.max_file_size_bytes,
         gateway.settings.supported_formats,
     )  # fmt: skip
+    task_id = secrets.token_hex(16)
+    key = upload_key(task_id, received.suffix)
     try:
-        options = _options(received.fields)
+        job, record = _new_task(task_id, key, received, _options(received.fields), request)
         info = await asyncio.to_thread(
             probe, received.path, gateway.settings.max_audio_duration_seconds, received.filename
         )
-        task_id = secrets.token_hex(16)
-        key = upload_key(task_id, received.suffix)
         await asyncio.to_thread(gateway.storage.put_file, received.path, key)
     finally:
         received.path.unlink(missing_ok=True)
-    job, record = _new_task(task_id, key, received, options, request)
-    submission = await gateway.submit(job, record, info.size_bytes)
+    try:
+        submission = await gateway.submit(job, record, info.size_bytes)
+    except BaseException:  # not accepted (Redis down...): keep no orphan file
+        await asyncio.to_thread(gateway.storage.delete_task, task_id, key)
+        raise
     if not submission.created:  # the same Idempotency-Key again: the first task answers
         await asyncio.to_thread(gateway.storage.delete_task, task_id, key)
         return await _status_reply(gateway, submission.task_id, status=200)
@@ -95,18 +99,20 @@ def _new_task(
     options: DiarizationOptions,
     request: web.Request,
 ) -> tuple[JobMessage, TaskRecord]:
+    """The job entry and the task hash of an upload (validated before anything is kept)."""
     callback_url = received.fields.get("callback_url") or None
     idempotency_key = request.headers.get("Idempotency-Key") or None
-    if idempotency_key is not None and len(idempotency_key) > 256:
-        raise InvalidParametersError("Idempotency-Key must be at most 256 characters")
-    job = JobMessage(
-        task_id=task_id,
-        audio=key,
-        filename=received.filename,
-        **options.model_dump(),
-        callback_url=callback_url,
-        idempotency_key=idempotency_key,
-    )
+    try:
+        job = JobMessage(
+            task_id=task_id,
+            audio=key,
+            filename=received.filename,
+            **options.model_dump(),
+            callback_url=callback_url,
+            idempotency_key=idempotency_key,
+        )
+    except ValidationError as error:
+        raise InvalidParametersError(describe_validation_error(error)) from error
     now = time.time()
     record = TaskRecord(
         task_id=task_id,

@@ -102,4 +102,5 @@ async def _save_file(
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return ReceivedUpload(path=path, filename=PurePath(filename).name, suffix=suffix, size=size)
+    name = PurePath(filename).name[-255:]  # kept for display only, never as a path
+    return ReceivedUpload(path=path, filename=name, suffix=suffix, size=size)
