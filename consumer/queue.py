@@ -135,7 +135,7 @@ class JobQueue:
             args=[
                 self.keys.group, owner.entry_id, self.consumer, owner.token,
                 event.status.value, self.retention if terminal else 0,
-                self.settings.events_max_length, *flat(changes),
+                self.settings.events_max_length, self.keys.prefix, owner.task_id, *flat(changes),
                 *flat(encode_fields(event)), *flat(dead_letter or {}),
             ],
         )  # fmt: skip

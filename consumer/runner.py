@@ -17,7 +17,7 @@ from functools import partial
 
 import aiohttp
 
-from consumer.callbacks import send_callback
+from consumer.callbacks import CallbackSender
 from consumer.fetch import local_audio
 from consumer.inference import Engine, diarize_and_store
 from consumer.lease import LeaseKeeper, StopReason, StopSignal
@@ -44,7 +44,8 @@ class Services:
     executor: Executor
     keeper: LeaseKeeper
     metrics: WorkerMetrics
-    http: aiohttp.ClientSession
+    http: aiohttp.ClientSession  # audio downloads
+    callbacks: CallbackSender
 
 
 class JobRunner:
@@ -57,9 +58,12 @@ class JobRunner:
         self.keeper = services.keeper
         self.metrics = services.metrics
         self.http = services.http
+        self.callbacks = services.callbacks
         self.outcomes = Outcomes(services.queue, services.metrics)
         # stop signals of the attempts running now, by task id (shutdown stops them)
         self.running: dict[str, StopSignal] = {}
+        # callbacks being sent (kept referenced until done)
+        self._callbacks: set[asyncio.Task[bool]] = set()
 
     async def run(self, delivery: Delivery) -> None:
         job, problem = _parse(delivery)
@@ -175,13 +179,9 @@ class JobRunner:
             "error": task.error,
             "summary": task.summary.model_dump(mode="json") if task.summary else None,
         }
-        secret = self.settings.callback_secret
-        asyncio.create_task(  # noqa: RUF006 (fire-and-forget, retried inside)
-            send_callback(
-                self.http, job.callback_url, payload, self.settings.callback_attempts,
-                secret.get_secret_value() if secret else None,
-            )
-        )  # fmt: skip
+        task = asyncio.create_task(self.callbacks.send(job.callback_url, payload))
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
 
 
 def _parse(delivery: Delivery) -> tuple[JobMessage, DiarizationError | None]:

@@ -19,11 +19,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from consumer.callbacks import CallbackSender
 from consumer.inference import Engine
 from consumer.lease import LeaseKeeper, StopReason
 from consumer.metrics import WorkerMetrics
 from consumer.queue import Delivery, JobQueue
 from consumer.runner import JobRunner, Services
+from shared.callback_policy import CallbackPolicy
 from shared.keys import RedisKeys
 from shared.redis_client import async_client, sync_client
 from shared.schemas.api import WorkerInfo
@@ -81,33 +83,40 @@ class Worker:
             heartbeat_client, self.keys, self.worker_id, self.settings.lease_seconds, self._presence
         )
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="inference")
+        callbacks = self._callback_sender()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            services = Services(
-                self.settings,
-                queue,
-                self.storage,
-                self.engine,
-                executor,
-                keeper,
-                self.metrics,
-                http,
-            )
-            self.runner = JobRunner(services)
-            keeper.start()
-            logger.info(
-                "worker %s ready: %d slot(s), engine %s, metrics on :%d",
-                self.worker_id, self.concurrency, self.engine.info.engine, self.metrics_port,
-            )  # fmt: skip
-            try:
-                await asyncio.gather(self._read_loop(queue), self._maintenance_loop(queue))
-                await self._drain()
-            finally:
-                keeper.halt()
-                self._unregister(heartbeat_client)
-                executor.shutdown(wait=False, cancel_futures=True)
-                await client.aclose()
-                await reader.aclose()
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                self.runner = JobRunner(
+                    Services(self.settings, queue, self.storage, self.engine, executor, keeper,
+                             self.metrics, http, callbacks)
+                )  # fmt: skip
+                keeper.start()
+                await self._serve(queue)
+        finally:
+            keeper.halt()
+            self._unregister(heartbeat_client)
+            executor.shutdown(wait=False, cancel_futures=True)
+            await callbacks.close()
+            await client.aclose()
+            await reader.aclose()
+
+    async def _serve(self, queue: JobQueue) -> None:
+        logger.info(
+            "worker %s ready: %d slot(s), engine %s, metrics on :%d",
+            self.worker_id, self.concurrency, self.engine.info.engine, self.metrics_port,
+        )  # fmt: skip
+        await asyncio.gather(self._read_loop(queue), self._maintenance_loop(queue))
+        await self._drain()
+
+    def _callback_sender(self) -> CallbackSender:
+        secret = self.settings.callback_secret
+        return CallbackSender(
+            CallbackPolicy(self.settings.callback_allowed_hosts),
+            attempts=self.settings.callback_attempts,
+            timeout=self.settings.callback_timeout_seconds,
+            secret=secret.get_secret_value() if secret else None,
+        )
 
     # --- loops ----------------------------------------------------------------------------
     async def _read_loop(self, queue: JobQueue) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from producer import health, openapi, routes
+from producer.auth import ApiKeys, auth_middleware
 from producer.context import GATEWAY, Gateway
 from producer.errors import error_middleware
 from producer.metrics import GatewayMetrics
@@ -29,12 +30,16 @@ _MAX_SMALL_BODY = 1 << 20
 
 def create_app(settings: Settings) -> web.Application:
     metrics = GatewayMetrics()
+    keys = ApiKeys(settings.api_keys)
     app = web.Application(
-        middlewares=[metrics.middleware(), error_middleware], client_max_size=_MAX_SMALL_BODY
+        middlewares=[metrics.middleware(), error_middleware, auth_middleware(keys)],
+        client_max_size=_MAX_SMALL_BODY,
     )
     storage = LocalStorage(settings.storage_base_path)
     store = TaskStore(async_client(settings), settings)
-    app[GATEWAY] = Gateway(settings=settings, store=store, storage=storage, metrics=metrics)
+    app[GATEWAY] = Gateway(
+        settings=settings, store=store, storage=storage, metrics=metrics, keys=keys
+    )
     app.add_routes(routes.routes)
     app.add_routes(health.routes)
     openapi.add_routes(app, __version__)

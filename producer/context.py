@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from producer.auth import ApiKeys
 from producer.metrics import GatewayMetrics
 from shared.errors import QueueFullError, TaskNotFoundError, TaskNotReadyError
 from shared.schemas.messages import JobMessage, TaskRecord, TaskStatus
@@ -20,15 +21,17 @@ class Gateway:
     store: TaskStore
     storage: LocalStorage
     metrics: GatewayMetrics
+    keys: ApiKeys
 
-    async def check_queue_room(self) -> None:
-        """Refuse new work (429, Retry-After) while the backlog is at its limit."""
+    async def admit(self, client: str) -> None:
+        """Refuse new work (429, Retry-After) before reading the upload: while the backlog
+        is at its limit, or this client is over its own limits."""
         limit = self.settings.max_queue_length
-        if not limit:
-            return
-        stats = await self.store.queue_stats()
-        if stats.waiting + stats.pending >= limit:
-            raise QueueFullError(f"the queue holds {limit} jobs already: try again later")
+        if limit:
+            stats = await self.store.queue_stats()
+            if stats.waiting + stats.pending >= limit:
+                raise QueueFullError(f"the queue holds {limit} jobs already: try again later")
+        await self.store.admission(client)
 
     async def submit(self, job: JobMessage, record: TaskRecord, size: int) -> Submission:
         submission = await self.store.submit(job, record)
@@ -37,14 +40,16 @@ class Gateway:
             self.metrics.upload_bytes.inc(size)
         return submission
 
-    async def task(self, task_id: str) -> TaskRecord:
+    async def task(self, task_id: str, tenant: str) -> TaskRecord:
+        """The task, if it exists and (with API keys on) belongs to this tenant: another
+        tenant's task is as unknown as a missing one."""
         record = await self.store.get(task_id)
-        if record is None:
+        if record is None or (self.keys.enabled and record.owner != tenant):
             raise TaskNotFoundError(f"no task {task_id}")
         return record
 
-    async def completed_task(self, task_id: str) -> TaskRecord:
-        record = await self.task(task_id)
+    async def completed_task(self, task_id: str, tenant: str) -> TaskRecord:
+        record = await self.task(task_id, tenant)
         if record.status is not TaskStatus.COMPLETED or not record.result_prefix:
             detail = f"task is {record.status.value}"
             if record.error_code:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -36,15 +37,22 @@ def _http_code(error: web.HTTPException) -> str:
     return ErrorCode.INVALID_REQUEST.value if error.status < 500 else ErrorCode.INTERNAL_ERROR.value
 
 
+def _headers(error: DiarizationError) -> dict[str, str] | None:
+    if error.retry_after is not None:
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+    if error.status in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if error.status == HTTPStatus.UNAUTHORIZED:
+        return {"WWW-Authenticate": 'Bearer realm="diarization"'}
+    return None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
     try:
         return await handler(request)
     except DiarizationError as error:
-        headers = None
-        if error.status in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
-            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return error_response(error.status, error.code.value, error.message, headers)
+        return error_response(error.status, error.code.value, error.message, _headers(error))
     except (RedisConnectionError, RedisTimeoutError) as error:
         logger.warning("redis unavailable during %s %s: %s", request.method, request.path, error)
         unavailable = ServiceUnavailableError("the queue is unreachable: try again shortly")

@@ -10,9 +10,11 @@ from pathlib import PurePath
 from aiohttp import web
 from pydantic import ValidationError
 
+from producer.auth import TENANT, client_id
 from producer.context import GATEWAY, Gateway
 from producer.upload import ReceivedUpload, receive_upload
 from shared.audio import probe
+from shared.callback_policy import check_callback_url
 from shared.errors import (
     InvalidParametersError,
     ServiceUnavailableError,
@@ -49,7 +51,8 @@ def json_response(model: object, status: int = 200) -> web.Response:
 @routes.post(f"{API_PREFIX}/upload")
 async def upload(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    await gateway.check_queue_room()
+    client = client_id(request, gateway.settings.trust_forwarded_for)
+    await gateway.admit(client)
     received = await receive_upload(
         request, gateway.storage, gateway.settings.max_file_size_bytes,
         gateway.settings.supported_formats,
@@ -58,6 +61,7 @@ async def upload(request: web.Request) -> web.Response:
     key = upload_key(task_id, received.suffix)
     try:
         job, record = _new_task(task_id, key, received, _options(received.fields), request)
+        record.client = client
         info = await asyncio.to_thread(
             probe, received.path, gateway.settings.max_audio_duration_seconds, received.filename
         )
@@ -71,7 +75,7 @@ async def upload(request: web.Request) -> web.Response:
         raise
     if not submission.created:  # the same Idempotency-Key again: the first task answers
         await asyncio.to_thread(gateway.storage.delete_task, task_id, key)
-        return await _status_reply(gateway, submission.task_id, status=200)
+        return await _status_reply(gateway, submission.task_id, record.owner, status=200)
     body = UploadResponse(
         task_id=task_id,
         status=TaskStatus.QUEUED,
@@ -101,7 +105,10 @@ def _new_task(
 ) -> tuple[JobMessage, TaskRecord]:
     """The job entry and the task hash of an upload (validated before anything is kept)."""
     callback_url = received.fields.get("callback_url") or None
+    if callback_url is not None:
+        check_callback_url(callback_url)
     idempotency_key = request.headers.get("Idempotency-Key") or None
+    owner = request.get(TENANT, "")
     try:
         job = JobMessage(
             task_id=task_id,
@@ -110,6 +117,7 @@ def _new_task(
             **options.model_dump(),
             callback_url=callback_url,
             idempotency_key=idempotency_key,
+            owner=owner,
         )
     except ValidationError as error:
         raise InvalidParametersError(describe_validation_error(error)) from error
@@ -123,6 +131,7 @@ def _new_task(
         filename=received.filename,
         audio=key,
         options=options,
+        owner=owner,
         callback_url=callback_url,
     )
     return job, record
@@ -130,18 +139,21 @@ def _new_task(
 
 @routes.get(f"{API_PREFIX}/status/{{task_id}}")
 async def status(request: web.Request) -> web.Response:
-    return await _status_reply(request.app[GATEWAY], request.match_info["task_id"])
+    tenant = request.get(TENANT, "")
+    return await _status_reply(request.app[GATEWAY], request.match_info["task_id"], tenant)
 
 
-async def _status_reply(gateway: Gateway, task_id: str, status: int = 200) -> web.Response:
-    record = await gateway.task(task_id)
+async def _status_reply(
+    gateway: Gateway, task_id: str, tenant: str, status: int = 200
+) -> web.Response:
+    record = await gateway.task(task_id, tenant)
     return json_response(TaskStatusResponse.of(record), status=status)
 
 
 @routes.get(f"{API_PREFIX}/download/{{task_id}}")
 async def download(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
-    record = await gateway.completed_task(request.match_info["task_id"])
+    record = await gateway.completed_task(request.match_info["task_id"], request.get(TENANT, ""))
     choice = request.query.get("format", "zip").lower()
     if choice not in DOWNLOADS:
         raise InvalidParametersError(f"format must be one of: {', '.join(DOWNLOADS)}")
@@ -160,7 +172,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{API_PREFIX}/metadata/{{task_id}}")
 async def metadata(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
-    record = await gateway.completed_task(request.match_info["task_id"])
+    record = await gateway.completed_task(request.match_info["task_id"], request.get(TENANT, ""))
     path = gateway.storage.path(f"{record.result_prefix}/{METADATA_FILE}")
     return web.FileResponse(path, headers={"Content-Type": "application/json"})
 
@@ -169,7 +181,7 @@ async def metadata(request: web.Request) -> web.StreamResponse:
 async def delete(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     task_id = request.match_info["task_id"]
-    record = await gateway.task(task_id)
+    record = await gateway.task(task_id, request.get(TENANT, ""))
     outcome = await gateway.store.cancel(task_id)
     if outcome == "missing":
         raise TaskNotFoundError(f"no task {task_id}")

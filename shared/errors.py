@@ -22,6 +22,9 @@ class ErrorCode(StrEnum):
     INVALID_PARAMETERS = "INVALID_PARAMETERS"
     INVALID_REQUEST = "INVALID_REQUEST"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOO_MANY_TASKS = "TOO_MANY_TASKS"
     TASK_NOT_READY = "TASK_NOT_READY"
     # jobs
     INVALID_JOB = "INVALID_JOB"
@@ -42,9 +45,11 @@ class DiarizationError(Exception):
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
     status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # seconds after which a retry may succeed (sent as Retry-After)
+        self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, str]:
         return {"error_code": self.code.value, "message": self.message}
@@ -143,6 +148,25 @@ class QueueFullError(DiarizationError):
     """The backlog is at MAX_QUEUE_LENGTH: retry after a while."""
 
     code = ErrorCode.QUEUE_FULL
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+
+class UnauthorizedError(DiarizationError):
+    code = ErrorCode.UNAUTHORIZED
+    status = HTTPStatus.UNAUTHORIZED
+
+
+class RateLimitedError(DiarizationError):
+    """This client sent more uploads in the last hour than MAX_UPLOADS_PER_HOUR."""
+
+    code = ErrorCode.RATE_LIMITED
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+
+class TooManyTasksError(DiarizationError):
+    """This client has MAX_ACTIVE_TASKS_PER_CLIENT tasks queued or running already."""
+
+    code = ErrorCode.TOO_MANY_TASKS
     status = HTTPStatus.TOO_MANY_REQUESTS
 
 

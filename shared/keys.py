@@ -56,6 +56,14 @@ class RedisKeys:
         """Idempotency-Key -> task id, per API key owner."""
         return f"{self.prefix}:idem:{owner}:{key}"
 
+    def uploads(self, client: str) -> str:
+        """Sorted set: task id -> upload time, of one client's uploads in the last hour."""
+        return f"{self.prefix}:rate:{client}"
+
+    def active(self, client: str) -> str:
+        """Set of one client's unfinished task ids (removed as each task ends)."""
+        return f"{self.prefix}:active:{client}"
+
     @property
     def task_pattern(self) -> str:
         """SCAN pattern matching every task hash (and nothing else)."""

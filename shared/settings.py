@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     # Connections per process in the pool (blocking pool: callers wait for a free one).
     redis_max_connections: int = Field(default=32, ge=4)
 
+    # --- Access -----------------------------------------------------------------------------
+    # API keys (comma-separated): plain keys, or "sha256:<hex digest>" so none is stored in
+    # clear. Set: every /api/v1 call needs one (X-API-Key or Bearer) and sees only its tasks.
+    api_keys: Annotated[list[SecretStr], NoDecode] = []
+    # Unfinished (queued or running) tasks one client may have at once; 0 = no limit.
+    max_active_tasks_per_client: int = Field(default=20, ge=0)
+    # Uploads one client may make per rolling hour; 0 = no limit.
+    max_uploads_per_hour: int = Field(default=200, ge=0)
+    # Behind a trusted reverse proxy: identify clients by X-Forwarded-For, not the socket.
+    trust_forwarded_for: bool = False
+    # Callback hosts or networks (CIDR) allowed although private/loopback (comma-separated).
+    callback_allowed_hosts: Annotated[list[str], NoDecode] = []
+
     # --- Storage and limits ---------------------------------------------------------------
     # Root for uploads, results and the embedded Redis' data.
     storage_base_path: Path = Path("./storage")
@@ -131,6 +144,13 @@ class Settings(BaseSettings):
     def _split_formats(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower().lstrip(".") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys", "callback_allowed_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("log_level")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from shared.errors import RateLimitedError, TooManyTasksError
 from shared.keys import RedisKeys
 from shared.schemas.messages import JobMessage, TaskEvent, TaskRecord, TaskStatus
 from shared.schemas.redis_codec import encode_fields, text
@@ -42,6 +43,8 @@ class TaskStore:
         self.keys = RedisKeys(settings.redis_key_prefix)
         self.retention = int(settings.result_retention_days * 86400)
         self.events_max_length = settings.events_max_length
+        self.max_uploads_per_hour = settings.max_uploads_per_hour
+        self.max_active_tasks = settings.max_active_tasks_per_client
         # a worker counts as alive while its last heartbeat is younger than a lease
         self.alive_window = settings.lease_seconds
         self.scripts = Scripts(client)
@@ -53,6 +56,20 @@ class TaskStore:
         except ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise
+
+    async def admission(self, client: str) -> None:
+        """Refuse early (before an upload is read) a client already over its limits; the
+        binding check is the one inside submit()."""
+        if self.max_uploads_per_hour:
+            now = time.time()
+            key = self.keys.uploads(client)
+            recent = await self.client.zrangebyscore(key, now - 3600, "+inf", withscores=True)
+            if len(recent) >= self.max_uploads_per_hour:
+                oldest = recent[0][1]
+                raise RateLimitedError(self._rate_message(), retry_after=oldest + 3600 - now)
+        active = await self.client.scard(self.keys.active(client))
+        if self.max_active_tasks and active >= self.max_active_tasks:
+            raise TooManyTasksError(self._busy_message(), retry_after=30)
 
     async def submit(self, job: JobMessage, record: TaskRecord) -> Submission:
         task_id = record.task_id
@@ -66,6 +83,8 @@ class TaskStore:
             self.keys.events,
             self.keys.task_events(task_id),
             idempotency,
+            self.keys.uploads(record.client),
+            self.keys.active(record.client),
         ]
         code, value = await self.scripts.submit(
             keys=keys,
@@ -73,14 +92,28 @@ class TaskStore:
                 task_id,
                 self.retention,
                 self.events_max_length,
+                time.time(),
+                self.max_uploads_per_hour,
+                self.max_active_tasks,
                 *flat(encode_fields(job)),
                 *flat(encode_fields(record)),
                 *flat(encode_fields(event)),
             ],
         )
-        if text(code) == "duplicate":
-            return Submission(task_id=text(value), entry_id="", created=False)
-        return Submission(task_id=task_id, entry_id=text(value), created=True)
+        outcome, value = text(code), text(value)
+        if outcome == "rate":
+            raise RateLimitedError(self._rate_message(), retry_after=float(value))
+        if outcome == "busy":
+            raise TooManyTasksError(self._busy_message(), retry_after=30)
+        if outcome == "duplicate":
+            return Submission(task_id=value, entry_id="", created=False)
+        return Submission(task_id=task_id, entry_id=value, created=True)
+
+    def _rate_message(self) -> str:
+        return f"more than {self.max_uploads_per_hour} uploads in the last hour: slow down"
+
+    def _busy_message(self) -> str:
+        return f"{self.max_active_tasks} tasks of yours are queued or running: wait for some"
 
     async def get(self, task_id: str) -> TaskRecord | None:
         fields = await self.client.hgetall(self.keys.task(task_id))
@@ -98,6 +131,8 @@ class TaskStore:
             args=[
                 self.retention,
                 self.events_max_length,
+                self.keys.prefix,
+                task_id,
                 *flat(changes),
                 *flat(encode_fields(event)),
             ],

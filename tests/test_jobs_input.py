@@ -163,3 +163,37 @@ def test_retention_sweep_removes_only_old_files(tmp_path) -> None:
     assert storage.sweep(time.time() - 7 * 86400) == 2
     assert [p.name for p in Path(tmp_path / "uploads").iterdir()] == ["new.wav"]
     assert not results.exists()
+
+
+def test_callbacks_to_private_addresses_are_not_sent(cluster) -> None:
+    """No CALLBACK_ALLOWED_HOSTS here: a loopback receiver must never be called."""
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from tests.service_helpers import free_port
+
+    calls: list[str] = []
+
+    async def scenario() -> None:
+        async def hook(request: web.Request) -> web.Response:
+            calls.append(request.path)
+            return web.Response()
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = TestServer(app, host="127.0.0.1", port=free_port())
+        await server.start_server()
+        try:
+            entry = cluster.submit("inbox/tone.wav", callback_url=str(server.make_url("/hook")))
+            await asyncio.to_thread(
+                wait_until, lambda: cluster.terminal_statuses(entry) == ["completed"], 30, "the job"
+            )
+            await asyncio.sleep(2)
+        finally:
+            await server.close()
+
+    asyncio.run(scenario())
+    assert calls == []
+    assert "callback to http://127.0.0.1" in cluster.logs() and "refused" in cluster.logs()

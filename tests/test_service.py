@@ -31,7 +31,10 @@ CALLBACK_SECRET = "s3cret"
 def deployment(redis_server, tmp_path_factory):
     """One deployment with two real workers (bundled engine), shared by this module."""
     root = tmp_path_factory.mktemp("deployment")
-    settings = make_settings(redis_server, root / "storage", callback_secret=CALLBACK_SECRET)
+    settings = make_settings(
+        redis_server, root / "storage", callback_secret=CALLBACK_SECRET,
+        callback_allowed_hosts=["127.0.0.0/8"],
+    )  # fmt: skip
     client = redis.Redis(host=redis_server.host, port=redis_server.port)
     workers = [start_worker(settings, root / f"worker{i}.log") for i in range(2)]
     try:

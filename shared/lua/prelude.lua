@@ -25,3 +25,12 @@ local function publish(events, task_events, maxlen, event)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', unpack(event))
   redis.call('XADD', task_events, 'MAXLEN', '~', 1000, '*', unpack(event))
 end
+
+-- A task that ended no longer counts against its client's limit of unfinished tasks.
+-- The set's name is derived from the hash (standalone Redis: keys need not be declared).
+local function release_client_slot(task, prefix, task_id)
+  local client = redis.call('HGET', task, 'client')
+  if client and client ~= '' then
+    redis.call('SREM', prefix .. ':active:' .. client, task_id)
+  end
+end

@@ -125,6 +125,8 @@ class TaskRecord(BaseModel):
     audio: str
     options: DiarizationOptions = DiarizationOptions()
     owner: str = ""
+    # who submitted it, for per-client limits ("key:<tenant>" or "ip:<address>")
+    client: str = ""
     callback_url: str | None = None
     entry_id: str | None = None
     attempt: int = 0
