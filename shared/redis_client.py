@@ -56,13 +56,28 @@ def masked_url(url: str) -> str:
 
 
 def _pool_options(settings: Settings, socket_timeout: float) -> dict[str, object]:
-    return {
+    options: dict[str, object] = {
         "max_connections": settings.redis_max_connections,
         "timeout": settings.redis_socket_timeout,  # wait for a free pooled connection
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": min(settings.redis_socket_timeout, 5.0),
         "health_check_interval": 15,
     }
+    if redis_url(settings).startswith("rediss://"):
+        options.update(_tls_options(settings))
+    return options
+
+
+def _tls_options(settings: Settings) -> dict[str, object]:
+    """Certificates are always verified; these only say against what."""
+    options: dict[str, object] = {"ssl_cert_reqs": "required"}
+    if settings.redis_tls_ca_file:
+        options["ssl_ca_certs"] = str(settings.redis_tls_ca_file)
+    if settings.redis_tls_cert_file:
+        options["ssl_certfile"] = str(settings.redis_tls_cert_file)
+    if settings.redis_tls_key_file:
+        options["ssl_keyfile"] = str(settings.redis_tls_key_file)
+    return options
 
 
 def async_client(settings: Settings, *, blocking_reads: bool = False) -> aioredis.Redis:

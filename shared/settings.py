@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     redis_db_broker: int = Field(default=1, ge=0)
     # Accepted for compatibility with the Celery service (its result db); unused here.
     redis_db_backend: int = Field(default=2, ge=0)
+    # rediss:// only: CA bundle that signed the server's certificate (default: system CAs).
+    redis_tls_ca_file: Path | None = None
+    # rediss:// only: client certificate and key, for servers that require client auth.
+    redis_tls_cert_file: Path | None = None
+    redis_tls_key_file: Path | None = None
     # Prefix of every key and stream, so deployments can share a database.
     redis_key_prefix: str = Field(default="diarization", pattern=r"^[A-Za-z0-9_.-]+$")
     # Seconds a Redis command may take before the connection is considered broken.
