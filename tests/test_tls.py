@@ -34,14 +34,52 @@ def certificates(tmp_path):
     ca_key, ca, key, csr, cert = (
         folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
     )
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-             "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", str(key), "-out", str(csr))  # fmt: skip
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
     extensions = folder / "san.cnf"
     extensions.write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-             "-days", "1", "-extfile", str(extensions), "-out", str(cert))  # fmt: skip
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        str(extensions),
+        "-out",
+        str(cert),
+    )
     return ca, cert, key
 
 
@@ -55,11 +93,30 @@ def tls_redis(tmp_path, certificates):
     ca, cert, key = certificates
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
-         "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            binary,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(ca),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(ca))
     wait_until(lambda: _pings(client), 15, "redis-server with TLS")
     yield port, ca
@@ -77,10 +134,14 @@ def _pings(client: redis.Redis) -> bool:
 async def test_gateway_and_worker_over_tls(tls_redis, tmp_path) -> None:
     port, ca = tls_redis
     settings = Settings(
-        _env_file=None, redis_url=f"rediss://127.0.0.1:{port}/0", redis_tls_ca_file=ca,
-        storage_base_path=tmp_path / "storage", worker_metrics_port=0, read_block_ms=500,
+        _env_file=None,
+        redis_url=f"rediss://127.0.0.1:{port}/0",
+        redis_tls_ca_file=ca,
+        storage_base_path=tmp_path / "storage",
+        worker_metrics_port=0,
+        read_block_ms=500,
         reclaim_interval_seconds=1.0,
-    )  # fmt: skip
+    )
     tone = tmp_path / "tone.wav"
     sf.write(str(tone), 0.1 * np.sin(np.arange(16000) / 5.0).astype(np.float32), 16000)
     client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(ca))
@@ -111,9 +172,11 @@ async def test_gateway_and_worker_over_tls(tls_redis, tmp_path) -> None:
 async def test_an_unknown_certificate_is_refused(tls_redis, tmp_path) -> None:
     port, _ = tls_redis
     settings = Settings(
-        _env_file=None, redis_url=f"rediss://127.0.0.1:{port}/0",
-        storage_base_path=tmp_path / "storage", redis_socket_timeout=2.0,
-    )  # fmt: skip
+        _env_file=None,
+        redis_url=f"rediss://127.0.0.1:{port}/0",
+        storage_base_path=tmp_path / "storage",
+        redis_socket_timeout=2.0,
+    )
     server = TestServer(create_app(settings), host="127.0.0.1", port=free_port())
     await server.start_server()
     try:
