@@ -52,8 +52,20 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _json(ErrorResponse, _ERRORS[code]) for code in codes}
 
 
-def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": responses, **extra}
+def _operation(
+    operation_id: str, summary: str, responses: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    return {"operationId": operation_id, "summary": summary, "responses": responses, **extra}
+
+
+# An uploaded task's id feeds the task endpoints (clients and test generators follow it).
+_TASK_LINKS = {
+    name: {"operationId": operation, "parameters": {"task_id": "$response.body#/task_id"}}
+    for name, operation in (
+        ("status", "getStatus"), ("download", "download"), ("metadata", "getMetadata"),
+        ("delete", "deleteTask"),
+    )
+}  # fmt: skip
 
 
 def _paths() -> dict[str, Any]:
@@ -74,43 +86,45 @@ def _paths() -> dict[str, Any]:
     download_types = ("application/zip", "application/json", "text/plain", "image/png")
     return {
         f"{API_PREFIX}/upload": {"post": _operation(
-            "Upload audio for diarization",
-            {"202": _json(UploadResponse, "queued"),
+            "upload", "Upload audio for diarization",
+            {"202": {**_json(UploadResponse, "queued"), "links": _TASK_LINKS},
              "200": _json(TaskStatusResponse, "same Idempotency-Key: the first task"),
              **_errors(400, 413, 415, 429, 503, 507)},
             requestBody=upload_body, parameters=[idempotency],
         )},
         f"{API_PREFIX}/status/{{task_id}}": {"get": _operation(
-            "Status, progress, and (when completed) the result summary",
+            "getStatus", "Status, progress, and (when completed) the result summary",
             {"200": _json(TaskStatusResponse, "the task"), **_errors(404, 503)},
             parameters=[_TASK_ID],
         )},
         f"{API_PREFIX}/download/{{task_id}}": {"get": _operation(
-            "The result: ZIP of per-speaker audio (default), JSON, RTTM or timeline PNG",
+            "download", "The result: ZIP of per-speaker audio (default), JSON, RTTM or PNG",
             {"200": {"description": "the file",
                      "content": {media: binary for media in download_types}},
              **_errors(400, 404, 409, 503)},
             parameters=[_TASK_ID, formats],
         )},
         f"{API_PREFIX}/metadata/{{task_id}}": {"get": _operation(
-            "metadata.json of the result: every speaker's segment files",
+            "getMetadata", "metadata.json of the result: every speaker's segment files",
             {"200": _json(BundleMetadata, "the metadata"), **_errors(404, 409, 503)},
             parameters=[_TASK_ID],
         )},
         f"{API_PREFIX}/{{task_id}}": {"delete": _operation(
-            "Cancel a queued or running task, or delete a finished one and its files",
+            "deleteTask", "Cancel a queued or running task, or delete a finished one and its files",
             {"200": _json(DeleteResponse, "cancelled or deleted"),
              "202": _json(DeleteResponse, "running: the worker is stopping it"),
              **_errors(404, 503)},
             parameters=[_TASK_ID],
         )},
-        "/health": {"get": _operation("Liveness", {"200": _json(HealthResponse, "alive")})},
+        "/health": {"get": _operation(
+            "health", "Liveness", {"200": _json(HealthResponse, "alive")}
+        )},
         "/ready": {"get": _operation(
-            "Readiness: Redis reachable, workers alive, engine loaded",
+            "ready", "Readiness: Redis reachable, workers alive, engine loaded",
             {"200": _json(ReadyResponse, "ready"), "503": _json(ReadyResponse, "not ready")},
         )},
         "/metrics": {"get": _operation(
-            "Prometheus metrics",
+            "metrics", "Prometheus metrics",
             {"200": {"description": "text exposition format",
                      "content": {"text/plain": {"schema": {"type": "string"}}}}},
         )},

@@ -177,7 +177,8 @@ async def metadata(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "application/json"})
 
 
-@routes.delete(f"{API_PREFIX}/{{task_id}}")
+# Any task id but the names of the other endpoints, so their Allow headers stay exact.
+@routes.delete(f"{API_PREFIX}/{{task_id:(?!(?:upload|status|download|metadata)$)[^/]+}}")
 async def delete(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     task_id = request.match_info["task_id"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from shared.errors import (
     FileTooLargeError,
@@ -51,11 +52,10 @@ async def receive_upload(
     """Stream the form's parts; the caller owns the returned scratch file."""
     if not request.content_type.startswith("multipart/"):
         raise InvalidRequestError("send the audio as multipart/form-data (field 'audio_file')")
-    reader = await request.multipart()
     fields: dict[str, str] = {}
     upload: ReceivedUpload | None = None
     try:
-        async for part in reader:
+        async for part in await request.multipart():
             if not isinstance(part, BodyPartReader):
                 raise InvalidRequestError("nested multipart bodies are not accepted")
             if part.name == FILE_FIELD and part.filename is not None and upload is None:
@@ -68,6 +68,11 @@ async def receive_upload(
                 )
             else:
                 await part.release()
+    except (HttpProcessingError, ValueError, AssertionError) as error:
+        # aiohttp's multipart reader raises these for malformed bodies
+        if upload is not None:
+            upload.path.unlink(missing_ok=True)
+        raise InvalidRequestError(f"malformed multipart body: {error}") from error
     except BaseException:
         if upload is not None:
             upload.path.unlink(missing_ok=True)
