@@ -124,10 +124,19 @@ class LeaseKeeper(threading.Thread):
         except redis.RedisError as error:
             # Keep the job running: the lease outlives a short outage, and if it does not,
             # the next successful beat sees that and stops the job.
-            logger.warning("heartbeat for %s failed: %s", owner.task_id, error)
+            logger.warning(
+                "heartbeat for %s failed: %s",
+                owner.task_id,
+                error,
+                extra={"task_id": owner.task_id},
+            )
             return
         if answer == 0:
-            logger.warning("lease of %s lost: stopping the job", owner.task_id)
+            logger.warning(
+                "lease of %s lost: stopping the job",
+                owner.task_id,
+                extra={"task_id": owner.task_id},
+            )
             signal.stop(StopReason.LEASE_LOST)
         elif answer == 2:
             signal.stop(StopReason.CANCELLED)

@@ -7,6 +7,7 @@ timeouts, cancellation), the worker records it on the task and goes on.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import secrets
@@ -23,8 +24,9 @@ from consumer.inference import Engine, diarize_and_store
 from consumer.lease import LeaseKeeper, StopReason, StopSignal
 from consumer.metrics import WorkerMetrics
 from consumer.outcomes import Outcomes
-from consumer.queue import Acquired, Delivery, JobQueue, Ownership
+from consumer.queue import Acquired, Acquisition, Delivery, JobQueue, Ownership
 from shared.errors import DiarizationError, JobCancelledError
+from shared.logs import job_context
 from shared.schemas.messages import TASK_ID_PATTERN, JobMessage, TaskRecord, TaskStatus
 from shared.schemas.redis_codec import text_fields
 from shared.settings import Settings
@@ -77,6 +79,17 @@ class JobRunner:
             logger.info("skipping %s: %s", delivery.entry_id, acquisition.outcome.value)
             return
         owner = Ownership(task_id, delivery.entry_id, token)
+        with job_context(task_id, acquisition.deliveries):
+            await self._dispatch(owner, job, problem, acquisition, delivery)
+
+    async def _dispatch(
+        self,
+        owner: Ownership,
+        job: JobMessage,
+        problem: DiarizationError | None,
+        acquisition: Acquisition,
+        delivery: Delivery,
+    ) -> None:
         attempt = acquisition.deliveries
         if problem is not None:
             await self.outcomes.failed(owner, attempt, problem)
@@ -107,13 +120,17 @@ class JobRunner:
         self.metrics.started.inc()
         self.metrics.in_flight.inc()
         started = time.monotonic()
+        logger.info("job started", extra={"audio": job.audio, "entry_id": owner.entry_id})
         try:
             await self._attempt(owner, job, attempt, signal)
         finally:
             self.keeper.forget(owner)
             self.running.pop(owner.task_id, None)
             self.metrics.in_flight.dec()
-            self.metrics.job_duration.observe(time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            self.metrics.job_duration.observe(elapsed)
+            stopped = signal.reason.value if signal.reason else None
+            logger.info("job ended", extra={"seconds": round(elapsed, 3), "stopped": stopped})
         if signal.reason is not StopReason.SHUTDOWN and signal.reason is not StopReason.LEASE_LOST:
             await self._callback(job, owner.task_id)
 
@@ -132,7 +149,11 @@ class JobRunner:
                 filename=audio.name, options=job.options(), prefix=prefix,
                 on_progress=progress.report, check=signal.check,
             )  # fmt: skip
-            result = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+            # the thread sees this job's log context too
+            context = contextvars.copy_context()
+            result = await asyncio.get_running_loop().run_in_executor(
+                self.executor, context.run, work
+            )
             await progress.drain()
             await self.outcomes.completed(owner, attempt, result, prefix, self.storage)
         except JobCancelledError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Also write logs to this file when set.
     log_file: Path | None = None
+    # "json": one JSON object per line (task_id and attempt on job lines); "text": for people.
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("supported_formats", mode="before")
     @classmethod

@@ -7,11 +7,11 @@ pyannote) only when they run, so `--help` and the gateway's commands stay light.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from shared.errors import DiarizationError
+from shared.logs import configure_logging
 from shared.settings import get_settings
 
 Registrar = Callable[[argparse._SubParsersAction], None]
@@ -33,9 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(get_settings())
     try:
         return int(args.handler(args) or 0)
     except DiarizationError as error:
