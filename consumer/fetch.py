@@ -1,8 +1,11 @@
-"""A job's audio as a local file: a key under the storage root, or an http(s) URL."""
+"""A job's audio as a local file, for as long as the job needs it: an object of the store
+(copied locally if the store is remote) or an http(s) URL (downloaded)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -10,8 +13,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from shared.errors import AudioDownloadError, FileTooLargeError, InvalidJobError
-from shared.storage import LocalStorage
+from shared.errors import AudioDownloadError, FileTooLargeError
+from shared.storage import Storage
 
 _CHUNK = 1 << 16
 
@@ -20,30 +23,31 @@ _CHUNK = 1 << 16
 class LocalAudio:
     path: Path
     name: str  # what the result is named after
-    temporary: bool  # downloaded for this job: delete when done
 
 
 def is_url(audio: str) -> bool:
     return audio.startswith(("http://", "https://"))
 
 
+@asynccontextmanager
 async def local_audio(
     audio: str,
     filename: str | None,
-    storage: LocalStorage,
+    storage: Storage,
     session: aiohttp.ClientSession,
     max_bytes: int,
-) -> LocalAudio:
+) -> AsyncIterator[LocalAudio]:
     if is_url(audio):
         name = filename or PurePosixPath(urlsplit(audio).path).name or "audio"
-        path = await _download(
-            audio, storage.scratch_path(PurePosixPath(name).suffix), session, max_bytes
-        )
-        return LocalAudio(path, name, temporary=True)
-    path = storage.path(audio)
-    if not await asyncio.to_thread(path.is_file):
-        raise InvalidJobError(f"audio not found in storage: {audio}")
-    return LocalAudio(path, filename or path.name, temporary=False)
+        path = storage.scratch_path(PurePosixPath(name).suffix)
+        try:
+            yield LocalAudio(await _download(audio, path, session, max_bytes), name)
+        finally:
+            await asyncio.to_thread(path.unlink, True)
+        return
+    with ExitStack() as stack:
+        path = await asyncio.to_thread(stack.enter_context, storage.local_copy(audio))
+        yield LocalAudio(path, filename or PurePosixPath(audio).name)
 
 
 async def _download(url: str, path: Path, session: aiohttp.ClientSession, max_bytes: int) -> Path:

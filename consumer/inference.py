@@ -10,7 +10,7 @@ from typing import Protocol
 from shared.export.bundle import write_bundle, zip_directory
 from shared.export.files import METADATA_FILE, RESULT_FILE, RTTM_FILE, TIMELINE_FILE, ZIP_FILE
 from shared.schemas.results import DiarizationOptions, DiarizationResult, EngineInfo
-from shared.storage import LocalStorage
+from shared.storage import Storage
 
 BUNDLE_DIR = "bundle"
 # Besides the ZIP, these bundle files are kept on their own for ?format= downloads.
@@ -36,7 +36,7 @@ class Engine(Protocol):
 def diarize_and_store(
     *,
     engine: Engine,
-    storage: LocalStorage,
+    storage: Storage,
     audio: Path,
     filename: str,
     options: DiarizationOptions,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 from concurrent.futures import Future
 
@@ -14,7 +13,7 @@ from shared.errors import DiarizationError, MaxDeliveriesError, TaskTimeoutError
 from shared.schemas.messages import ResultSummary, TaskEvent, TaskStatus
 from shared.schemas.redis_codec import text_fields
 from shared.schemas.results import DiarizationResult
-from shared.storage import LocalStorage
+from shared.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ class Outcomes:
         attempt: int,
         result: DiarizationResult,
         prefix: str,
-        storage: LocalStorage,
+        storage: Storage,
     ) -> None:
         summary = summarise(result)
         message = f"completed: {result.num_speakers} speaker(s)"
@@ -103,7 +102,7 @@ class Outcomes:
             self.metrics.real_time_factor.observe(result.real_time_factor)
             return
         # not ours any more, or cancelled while finishing: the files must not linger
-        await asyncio.to_thread(shutil.rmtree, storage.path(prefix), True)
+        await asyncio.to_thread(storage.delete_prefix, prefix)
         if answer == "cancel":
             await self.cancelled(owner, attempt)
 

@@ -23,14 +23,15 @@ from consumer.fetch import local_audio
 from consumer.inference import Engine, diarize_and_store
 from consumer.lease import LeaseKeeper, StopReason, StopSignal
 from consumer.metrics import WorkerMetrics
-from consumer.outcomes import Outcomes
+from consumer.outcomes import Outcomes, ProgressReporter
 from consumer.queue import Acquired, Acquisition, Delivery, JobQueue, Ownership
 from shared.errors import DiarizationError, JobCancelledError
 from shared.logs import job_context
 from shared.schemas.messages import TASK_ID_PATTERN, JobMessage, TaskRecord, TaskStatus
 from shared.schemas.redis_codec import text_fields
+from shared.schemas.results import DiarizationResult
 from shared.settings import Settings
-from shared.storage import LocalStorage, result_prefix
+from shared.storage import Storage, result_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Services:
 
     settings: Settings
     queue: JobQueue
-    storage: LocalStorage
+    storage: Storage
     engine: Engine
     executor: Executor
     keeper: LeaseKeeper
@@ -139,21 +140,8 @@ class JobRunner:
     ) -> None:
         progress = self.outcomes.progress_reporter(owner, attempt, asyncio.get_running_loop())
         prefix = result_prefix(owner.task_id, f"attempt-{attempt}-{owner.token[-12:]}")
-        audio = None
         try:
-            audio = await local_audio(
-                job.audio, job.filename, self.storage, self.http, self.settings.max_file_size_bytes
-            )
-            work = partial(
-                diarize_and_store, engine=self.engine, storage=self.storage, audio=audio.path,
-                filename=audio.name, options=job.options(), prefix=prefix,
-                on_progress=progress.report, check=signal.check,
-            )  # fmt: skip
-            # the thread sees this job's log context too
-            context = contextvars.copy_context()
-            result = await asyncio.get_running_loop().run_in_executor(
-                self.executor, context.run, work
-            )
+            result = await self._diarize(job, prefix, progress, signal)
             await progress.drain()
             await self.outcomes.completed(owner, attempt, result, prefix, self.storage)
         except JobCancelledError:
@@ -168,9 +156,23 @@ class JobRunner:
             await self.outcomes.failed(
                 owner, attempt, DiarizationError(f"internal error: {type(error).__name__}: {error}")
             )
-        finally:
-            if audio is not None and audio.temporary:
-                audio.path.unlink(missing_ok=True)
+
+    async def _diarize(
+        self, job: JobMessage, prefix: str, progress: ProgressReporter, signal: StopSignal
+    ) -> DiarizationResult:
+        """Engine and result files in the executor; the log context goes along."""
+        max_bytes = self.settings.max_file_size_bytes
+        async with local_audio(
+            job.audio, job.filename, self.storage, self.http, max_bytes
+        ) as audio:
+            work = partial(
+                diarize_and_store, engine=self.engine, storage=self.storage, audio=audio.path,
+                filename=audio.name, options=job.options(), prefix=prefix,
+                on_progress=progress.report, check=signal.check,
+            )  # fmt: skip
+            context = contextvars.copy_context()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, context.run, work)
 
     async def _stopped(self, owner: Ownership, attempt: int, signal: StopSignal) -> None:
         reason = signal.reason

@@ -31,7 +31,7 @@ from shared.redis_client import async_client, sync_client
 from shared.schemas.api import WorkerInfo
 from shared.schemas.redis_codec import encode_fields
 from shared.settings import Settings
-from shared.storage import LocalStorage
+from shared.storage import open_storage
 from shared.taskstore import TaskStore
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Worker:
         self.worker_id = new_worker_id()
         self.keys = RedisKeys(settings.redis_key_prefix)
         self.metrics = WorkerMetrics()
-        self.storage = LocalStorage(settings.storage_base_path)
+        self.storage = open_storage(settings)
         self.active: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -72,7 +72,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
-        self.storage.initialise()
+        await asyncio.to_thread(self.storage.initialise)
         self.metrics_port = self.metrics.serve(self.metrics_port)
         client = async_client(self.settings)
         reader = async_client(self.settings, blocking_reads=True)

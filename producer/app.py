@@ -19,7 +19,7 @@ from producer.metrics import GatewayMetrics
 from shared import __version__
 from shared.redis_client import async_client
 from shared.settings import Settings
-from shared.storage import LocalStorage
+from shared.storage import open_storage
 from shared.taskstore import TaskStore
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[metrics.middleware(), error_middleware, auth_middleware(keys)],
         client_max_size=_MAX_SMALL_BODY,
     )
-    storage = LocalStorage(settings.storage_base_path)
+    storage = open_storage(settings)
     store = TaskStore(async_client(settings), settings)
     app[GATEWAY] = Gateway(
         settings=settings, store=store, storage=storage, metrics=metrics, keys=keys

@@ -11,7 +11,7 @@ from producer.metrics import GatewayMetrics
 from shared.errors import QueueFullError, TaskNotFoundError, TaskNotReadyError
 from shared.schemas.messages import JobMessage, TaskRecord, TaskStatus
 from shared.settings import Settings
-from shared.storage import LocalStorage
+from shared.storage import Storage
 from shared.taskstore import Submission, TaskStore
 
 
@@ -19,7 +19,7 @@ from shared.taskstore import Submission, TaskStore
 class Gateway:
     settings: Settings
     store: TaskStore
-    storage: LocalStorage
+    storage: Storage
     metrics: GatewayMetrics
     keys: ApiKeys
 

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 
 from producer.auth import TENANT, client_id
 from producer.context import GATEWAY, Gateway
+from producer.files import send_object
 from producer.upload import ReceivedUpload, receive_upload
 from shared.audio import probe
 from shared.callback_policy import check_callback_url
 from shared.errors import (
     InvalidParametersError,
-    ServiceUnavailableError,
     TaskNotFoundError,
 )
 from shared.export.files import METADATA_FILE, RESULT_FILE, RTTM_FILE, TIMELINE_FILE, ZIP_FILE
@@ -158,23 +158,20 @@ async def download(request: web.Request) -> web.StreamResponse:
     if choice not in DOWNLOADS:
         raise InvalidParametersError(f"format must be one of: {', '.join(DOWNLOADS)}")
     name, media_type, suffix = DOWNLOADS[choice]
-    path = gateway.storage.path(f"{record.result_prefix}/{name}")
-    if not path.is_file():
-        raise ServiceUnavailableError("the result file is not reachable from this gateway")
     stem = PurePath(record.filename or record.task_id).stem
     headers = {
         "Content-Disposition": f'attachment; filename="{stem}{suffix}"',
         "Content-Type": media_type,
     }
-    return web.FileResponse(path, headers=headers)
+    return await send_object(request, gateway.storage, f"{record.result_prefix}/{name}", headers)
 
 
 @routes.get(f"{API_PREFIX}/metadata/{{task_id}}")
 async def metadata(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     record = await gateway.completed_task(request.match_info["task_id"], request.get(TENANT, ""))
-    path = gateway.storage.path(f"{record.result_prefix}/{METADATA_FILE}")
-    return web.FileResponse(path, headers={"Content-Type": "application/json"})
+    key = f"{record.result_prefix}/{METADATA_FILE}"
+    return await send_object(request, gateway.storage, key, {"Content-Type": "application/json"})
 
 
 # Any task id but the names of the other endpoints, so their Allow headers stay exact.

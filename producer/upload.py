@@ -16,7 +16,7 @@ from shared.errors import (
     StorageFullError,
     UnsupportedFormatError,
 )
-from shared.storage import LocalStorage
+from shared.storage import Storage
 
 FILE_FIELD = "audio_file"
 TEXT_FIELDS = ("callback_url", "num_speakers", "min_speakers", "max_speakers", "exclusive")
@@ -47,7 +47,7 @@ def audio_suffix(filename: str, supported: list[str]) -> str:
 
 
 async def receive_upload(
-    request: web.Request, storage: LocalStorage, max_bytes: int, supported: list[str]
+    request: web.Request, storage: Storage, max_bytes: int, supported: list[str]
 ) -> ReceivedUpload:
     """Stream the form's parts; the caller owns the returned scratch file."""
     if not request.content_type.startswith("multipart/"):
@@ -84,7 +84,7 @@ async def receive_upload(
 
 
 async def _save_file(
-    part: BodyPartReader, storage: LocalStorage, max_bytes: int, supported: list[str]
+    part: BodyPartReader, storage: Storage, max_bytes: int, supported: list[str]
 ) -> ReceivedUpload:
     filename = part.filename or ""
     suffix = audio_suffix(filename, supported)

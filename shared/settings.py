@@ -78,8 +78,22 @@ class Settings(BaseSettings):
     callback_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     # --- Storage and limits ---------------------------------------------------------------
-    # Root for uploads, results and the embedded Redis' data.
+    # Root for uploads, results and the embedded Redis' data (with S3: scratch files only).
     storage_base_path: Path = Path("./storage")
+    # "local": files under STORAGE_BASE_PATH; "s3": an S3-compatible bucket, for gateways
+    # and workers on machines that share no disk.
+    storage_backend: Literal["local", "s3"] = "local"
+    # Bucket, created if missing (needs s3:CreateBucket; otherwise create it beforehand).
+    s3_bucket: str = "diarization"
+    # Endpoint of an S3-compatible service (MinIO, Ceph...); unset: AWS.
+    s3_endpoint_url: str | None = None
+    # Region of the bucket.
+    s3_region: str = "us-east-1"
+    # Credentials; unset: boto3's usual chain (environment, config files, instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # Prefix of every object key, so deployments can share a bucket (e.g. "prod/").
+    s3_key_prefix: str = ""
     # Largest accepted upload, in megabytes.
     max_file_size_mb: int = Field(default=500, ge=1)
     # Longest accepted audio, in seconds (4 hours).

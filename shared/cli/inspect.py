@@ -18,14 +18,14 @@ from shared.schemas.api import API_PREFIX, WorkerInfo
 from shared.schemas.messages import TaskRecord
 from shared.schemas.redis_codec import decode_fields, text
 from shared.settings import Settings
-from shared.storage import LocalStorage
+from shared.storage import open_storage
 from shared.taskstore import TaskStore
 
 _MB = 1024 * 1024
 
 
 async def service_status(settings: Settings) -> dict[str, Any]:
-    storage = LocalStorage(settings.storage_base_path)
+    storage = open_storage(settings)
     report: dict[str, Any] = {
         "redis_url": masked_url(redis_url(settings)),
         "redis_mode": "embedded" if uses_embedded(settings) else "external",
@@ -78,7 +78,7 @@ async def check_external(settings: Settings) -> list[str]:
         problems.append(f"redis unreachable at {url}: {error}")
     finally:
         await client.aclose()
-    storage = LocalStorage(settings.storage_base_path)
+    storage = open_storage(settings)
     try:
         storage.initialise()
         probe = storage.scratch_path(".check")
@@ -151,7 +151,7 @@ async def _follow(
 
 async def clear_tasks(settings: Settings, older_than_hours: float, include_unfinished: bool) -> int:
     keys = RedisKeys(settings.redis_key_prefix)
-    storage = LocalStorage(settings.storage_base_path)
+    storage = open_storage(settings)
     cutoff = time.time() - older_than_hours * 3600
     client = async_client(settings)
     removed = 0

@@ -119,9 +119,9 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def init_storage_command(_: argparse.Namespace) -> int:
-    from shared.storage import LocalStorage
+    from shared.storage import open_storage
 
-    storage = LocalStorage(get_settings().storage_base_path)
+    storage = open_storage(get_settings())
     storage.initialise()
     print(f"storage ready at {storage.root}")
     return 0
