@@ -89,11 +89,13 @@ async def test_two_hosts_share_only_redis_and_the_bucket(
         await server.start_server()
         async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as session:
             task_ids = [await _upload(session, sample_wav) for _ in range(4)]
-            await asyncio.to_thread(
-                wait_until,
-                lambda: all(task(redis_client, gateway_settings, t).status.terminal for t in task_ids),
-                300, "the four tasks",
-            )  # fmt: skip
+
+            def ended() -> bool:
+                return all(
+                    task(redis_client, gateway_settings, t).status.terminal for t in task_ids
+                )
+
+            await asyncio.to_thread(wait_until, ended, 300, "the four tasks")
             records = [task(redis_client, gateway_settings, t) for t in task_ids]
             assert [r.status.value for r in records] == ["completed"] * 4
             assert len({r.worker for r in records}) == 2  # both hosts worked
