@@ -60,7 +60,8 @@ async def submit_until(session, path, accepted: list[str], refused: list[int], s
 async def test_redis_restart_under_load_loses_nothing(private_redis, tmp_path) -> None:
     settings = make_settings(
         private_redis, tmp_path / "storage", lease_seconds=2.0, reclaim_interval_seconds=0.5,
-        redis_socket_timeout=2.0, max_queue_length=0,
+        redis_socket_timeout=2.0, max_queue_length=0, max_active_tasks_per_client=0,
+        max_uploads_per_hour=0,
     )  # fmt: skip
     tone(settings)
     client = redis.Redis(host=private_redis.host, port=private_redis.port)
