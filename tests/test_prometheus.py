@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,10 +20,18 @@ import pytest
 import soundfile as sf
 import yaml
 
+from shared.errors import ErrorCode
 from tests.conftest import make_settings
-from tests.service_helpers import ROOT, Cluster, ServiceProcess, free_port, task, wait_until
+from tests.monitoring import (
+    PROMETHEUS_DIR,
+    dashboard_expressions,
+    exported_series,
+    load_dashboard,
+    referenced_metrics,
+    rule_expressions,
+)
+from tests.service_helpers import Cluster, ServiceProcess, free_port, task, wait_until
 
-PROMETHEUS_DIR = ROOT / "ops" / "prometheus"
 TONE_SECONDS = 2.0
 
 
@@ -51,6 +60,15 @@ def test_shipped_configurations_and_rules_pass_promtool() -> None:
     promtool("test", "rules", PROMETHEUS_DIR / "alerts_test.yml")
 
 
+def test_rules_use_exported_metrics_and_real_error_codes() -> None:
+    exported = exported_series()
+    for name, expression in rule_expressions().items():
+        used = referenced_metrics(expression)
+        assert used <= exported, f"{name}: {sorted(used - exported)} are not exported"
+        for codes in re.findall(r'error_code!?=~"([^"]+)"', expression):
+            assert set(codes.split("|")) <= set(ErrorCode), f"{name}: unknown error codes"
+
+
 def local_scrape_config(gateway_port: int, worker_port: int) -> dict:
     """The local configuration with this test's targets and a 1 s interval: same jobs and
     same rules file as shipped, so the test config cannot drift from it."""
@@ -63,11 +81,6 @@ def local_scrape_config(gateway_port: int, worker_port: int) -> dict:
     for name, port in ports.items():
         jobs[name]["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
     return config
-
-
-def alert_names() -> set[str]:
-    groups = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())["groups"]
-    return {rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule}
 
 
 class PrometheusApi:
@@ -161,12 +174,17 @@ def test_prometheus_scrapes_the_service(redis_server, redis_client, tmp_path) ->
             wait_until(lambda q=query, v=value: api.value(q) == v, 15, f"{query} == {value}")
         wait_until(lambda: (api.value("diarization:jobs_ended:increase15m") or 0) > 0, 15,
                    "the recording rule of ended jobs")  # fmt: skip
+        # Every dashboard query parses and shows data from the live service.
+        for where, expression in dashboard_expressions(load_dashboard()).items():
+            query = expression.replace("$__range", "5m")  # Grafana fills that one in
+            wait_until(lambda q=query: api.get("/api/v1/query", query=q)["result"], 15,
+                       f"data for the dashboard's {where}")  # fmt: skip
 
         def rules() -> list[dict]:
             groups = api.get("/api/v1/rules")["groups"]
             return [rule for group in groups for rule in group["rules"]]
 
-        assert {r["name"] for r in rules() if r["type"] == "alerting"} == alert_names()
+        assert {rule["name"] for rule in rules()} == set(rule_expressions())
         wait_until(lambda: all(r["health"] == "ok" for r in rules()), 15,
                    "every rule to be evaluated without error")  # fmt: skip
 
