@@ -43,14 +43,15 @@ def referenced_metrics(expression: str) -> set[str]:
     return set(_METRIC.findall(expression))
 
 
-def rule_expressions() -> dict[str, str]:
-    """Alert or record name -> expression, from alerts.yml."""
+def rules() -> list[dict]:
+    """Every alerting and recording rule of alerts.yml."""
     groups = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())["groups"]
-    return {
-        rule.get("alert") or rule["record"]: rule["expr"]
-        for group in groups
-        for rule in group["rules"]
-    }
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def rule_expressions() -> dict[str, str]:
+    """Alert or record name -> expression."""
+    return {rule.get("alert") or rule["record"]: rule["expr"] for rule in rules()}
 
 
 def load_dashboard() -> dict:

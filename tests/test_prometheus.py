@@ -29,8 +29,9 @@ from tests.monitoring import (
     load_dashboard,
     referenced_metrics,
     rule_expressions,
+    rules,
 )
-from tests.service_helpers import Cluster, ServiceProcess, free_port, task, wait_until
+from tests.service_helpers import ROOT, Cluster, ServiceProcess, free_port, task, wait_until
 
 TONE_SECONDS = 2.0
 
@@ -67,6 +68,16 @@ def test_rules_use_exported_metrics_and_real_error_codes() -> None:
         assert used <= exported, f"{name}: {sorted(used - exported)} are not exported"
         for codes in re.findall(r'error_code!?=~"([^"]+)"', expression):
             assert set(codes.split("|")) <= set(ErrorCode), f"{name}: unknown error codes"
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    lines = (ROOT / "docs" / "operations.md").read_text().splitlines()
+    sections = {line.removeprefix("### ") for line in lines if line.startswith("### ")}
+    for rule in rules():
+        if "alert" in rule:
+            assert rule["alert"] in sections, f"docs/operations.md: no {rule['alert']} section"
+            anchor = f"docs/operations.md#{rule['alert'].lower()}"
+            assert rule["annotations"]["runbook"] == anchor
 
 
 def local_scrape_config(gateway_port: int, worker_port: int) -> dict:
@@ -180,12 +191,12 @@ def test_prometheus_scrapes_the_service(redis_server, redis_client, tmp_path) ->
             wait_until(lambda q=query: api.get("/api/v1/query", query=q)["result"], 15,
                        f"data for the dashboard's {where}")  # fmt: skip
 
-        def rules() -> list[dict]:
+        def loaded() -> list[dict]:
             groups = api.get("/api/v1/rules")["groups"]
             return [rule for group in groups for rule in group["rules"]]
 
-        assert {rule["name"] for rule in rules()} == set(rule_expressions())
-        wait_until(lambda: all(r["health"] == "ok" for r in rules()), 15,
+        assert {rule["name"] for rule in loaded()} == set(rule_expressions())
+        wait_until(lambda: all(rule["health"] == "ok" for rule in loaded()), 15,
                    "every rule to be evaluated without error")  # fmt: skip
 
         # The worker leaves: the gateway reports 0 live workers and the worker's target is
