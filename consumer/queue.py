@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from shared.keys import RedisKeys
-from shared.schemas.messages import TaskEvent, TaskRecord
+from shared.schemas.messages import JobMessage, TaskEvent, TaskRecord
 from shared.schemas.redis_codec import RawFields, encode_fields, text
 from shared.scripts import Scripts, flat
 from shared.settings import Settings
@@ -109,13 +109,15 @@ class JobQueue:
         return claimed
 
     async def acquire(
-        self, delivery: Delivery, task_id: str, token: str, new_task: TaskRecord, idempotency: str
+        self, delivery: Delivery, task_id: str, token: str, new_task: TaskRecord, job: JobMessage
     ) -> Acquisition:
+        idempotency = self.keys.idempotency(job.owner or "-", job.idempotency_key or "")
         outcome, deliveries, cancel = await self.scripts.acquire(
             keys=[self.keys.jobs, self.keys.task(task_id), self.keys.lease(task_id), idempotency],
             args=[
                 self.keys.group, delivery.entry_id, self.consumer, token, self.lease_ms,
-                task_id, self.retention, *flat(encode_fields(new_task)),
+                task_id, self.retention, "1" if job.idempotency_key else "0",
+                *flat(encode_fields(new_task)),
             ],
         )  # fmt: skip
         return Acquisition(Acquired(text(outcome)), int(deliveries), bool(int(cancel)))

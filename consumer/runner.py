@@ -73,9 +73,7 @@ class JobRunner:
         task_id = job.task_id or delivery.entry_id
         token = f"{self.queue.consumer}:{secrets.token_hex(6)}"
         record = _new_record(task_id, job, problem is None)
-        acquisition = await self.queue.acquire(
-            delivery, task_id, token, record, self._idempotency(job)
-        )
+        acquisition = await self.queue.acquire(delivery, task_id, token, record, job)
         if acquisition.outcome is not Acquired.OK:
             logger.info("skipping %s: %s", delivery.entry_id, acquisition.outcome.value)
             return
@@ -102,11 +100,6 @@ class JobRunner:
             await self._process(owner, job, attempt)
             return
         await self._callback(job, owner.task_id)
-
-    def _idempotency(self, job: JobMessage) -> str:
-        if not job.idempotency_key:
-            return ""
-        return self.queue.keys.idempotency(job.owner or "-", job.idempotency_key)
 
     async def _process(self, owner: Ownership, job: JobMessage, attempt: int) -> None:
         if attempt > 1:

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import aiohttp
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from consumer.callbacks import CallbackSender
@@ -144,12 +145,18 @@ class Worker:
             scans += 1
             if scans % _MAINTENANCE_EVERY == 1:
                 await self._retrying(lambda: self._tidy(queue), queue)
-            stats = await self._retrying(self.stats.queue_stats, queue)
-            self.metrics.queue.latest = stats or self.metrics.queue.latest
+            await self._refresh_queue_metrics()
             if time.time() - last_sweep > _SWEEP_SECONDS:
                 last_sweep = time.time()
                 await self._sweep()
             await self._wait_for(self._stopping, self.settings.reclaim_interval_seconds)
+
+    async def _refresh_queue_metrics(self) -> None:
+        """One try: while Redis is unreachable, report no queue figures rather than old ones."""
+        try:
+            self.metrics.queue.latest = await self.stats.queue_stats()
+        except (RedisError, OSError):
+            self.metrics.queue.latest = None
 
     async def _tidy(self, queue: JobQueue) -> None:
         removed = await queue.trim()
@@ -208,7 +215,12 @@ class Worker:
                     raise
                 logger.warning("consumer group missing (Redis wiped?): recreating it")
                 await self._quietly(queue.ensure_group)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            except (
+                RedisConnectionError,
+                RedisTimeoutError,
+                RedisOutOfMemoryError,
+                OSError,
+            ) as error:
                 logger.warning("redis unavailable (%s): retrying in %.1f s", error, delay)
             await self._wait_for(self._stopping, delay)
             delay = min(delay * 2, _BACKOFF_MAX)

@@ -10,6 +10,7 @@ from http import HTTPStatus
 import orjson
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.errors import DiarizationError, ErrorCode, ServiceUnavailableError
@@ -53,7 +54,7 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
         return await handler(request)
     except DiarizationError as error:
         return error_response(error.status, error.code.value, error.message, _headers(error))
-    except (RedisConnectionError, RedisTimeoutError) as error:
+    except (RedisConnectionError, RedisTimeoutError, RedisOutOfMemoryError) as error:
         logger.warning("redis unavailable during %s %s: %s", request.method, request.path, error)
         unavailable = ServiceUnavailableError("the queue is unreachable: try again shortly")
         return error_response(

@@ -74,9 +74,7 @@ class TaskStore:
     async def submit(self, job: JobMessage, record: TaskRecord) -> Submission:
         task_id = record.task_id
         event = TaskEvent(task_id=task_id, status=TaskStatus.QUEUED, progress=0, message="queued")
-        idempotency = ""
-        if job.idempotency_key:
-            idempotency = self.keys.idempotency(job.owner or "-", job.idempotency_key)
+        idempotency = self.keys.idempotency(job.owner or "-", job.idempotency_key or "")
         keys = [
             self.keys.jobs,
             self.keys.task(task_id),
@@ -95,6 +93,7 @@ class TaskStore:
                 time.time(),
                 self.max_uploads_per_hour,
                 self.max_active_tasks,
+                "1" if job.idempotency_key else "0",
                 *flat(encode_fields(job)),
                 *flat(encode_fields(record)),
                 *flat(encode_fields(event)),

@@ -1,7 +1,7 @@
 -- Worker: take ownership of a jobs entry it was just delivered (XREADGROUP or XAUTOCLAIM).
--- KEYS: jobs, task, lease, idempotency ('' when the job has no idempotency_key)
--- ARGV: group, entry, consumer, token, lease_ms, task_id, ttl, new-task hash fields (used
---       when the task was XADDed directly and has no hash yet)
+-- KEYS: jobs, task, lease, idempotency (a name in the namespace even without a key)
+-- ARGV: group, entry, consumer, token, lease_ms, task_id, ttl, use_idempotency ('1'/'0'),
+--       new-task hash fields (used when the task was XADDed directly and has no hash yet)
 -- Returns {code, deliveries, cancel_requested}; code is
 --   'lost'       the entry is no longer pending under this consumer
 --   'duplicate'  the task belongs to another entry, or the idempotency key to another task
@@ -10,14 +10,14 @@
 --   'ok'         lease set: the caller now owns this attempt
 local jobs, task, lease, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, entry, consumer, token, lease_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local task_id, ttl = ARGV[6], tonumber(ARGV[7])
-local new_task = fields_at(8)
+local task_id, ttl, use_idem = ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1'
+local new_task = fields_at(9)
 
 local pending = redis.call('XPENDING', jobs, group, entry, entry, 1)
 if pending[1] == nil or pending[1][2] ~= consumer then return {'lost', 0, 0} end
 local deliveries = pending[1][4]
 
-if idem ~= '' then
+if use_idem then
   local first = redis.call('GET', idem)
   if first and first ~= task_id then
     redis.call('XACK', jobs, group, entry)
