@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from shared.keys import RedisKeys
 from shared.schemas.messages import JobMessage, TaskEvent, TaskRecord
 from shared.schemas.redis_codec import RawFields, encode_fields, text
 from shared.scripts import Scripts, flat
 from shared.settings import Settings
+from shared.taskstore import ensure_group
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +72,7 @@ class JobQueue:
         self.scripts = Scripts(client)
 
     async def ensure_group(self) -> None:
-        try:
-            await self.client.xgroup_create(self.keys.jobs, self.keys.group, id="0", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        await ensure_group(self.client, self.keys)
 
     async def read(self, count: int) -> list[Delivery]:
         """New entries for this consumer, blocking up to READ_BLOCK_MS."""

@@ -37,6 +37,15 @@ class Submission:
     created: bool  # False: an earlier submission with the same idempotency key
 
 
+async def ensure_group(client: aioredis.Redis, keys: RedisKeys) -> None:
+    """Create the jobs stream and its consumer group if missing (idempotent)."""
+    try:
+        await client.xgroup_create(keys.jobs, keys.group, id="0", mkstream=True)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
 class TaskStore:
     def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
         self.client = client
@@ -50,12 +59,7 @@ class TaskStore:
         self.scripts = Scripts(client)
 
     async def ensure_group(self) -> None:
-        """Create the jobs stream and its consumer group if missing (idempotent)."""
-        try:
-            await self.client.xgroup_create(self.keys.jobs, self.keys.group, id="0", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        await ensure_group(self.client, self.keys)
 
     async def admission(self, client: str) -> None:
         """Refuse early (before an upload is read) a client already over its limits; the
