@@ -4,6 +4,7 @@ one command; Ctrl-C or SIGTERM stops all of them cleanly (workers drain, Redis f
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -27,11 +28,12 @@ _STOP_TIMEOUT = 60.0
 class Child:
     name: str
     command: list[str]
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command)
+        self.process = subprocess.Popen(self.command, env=self.env)
         logger.info("started %s (pid %d)", self.name, self.process.pid)
 
 
@@ -39,10 +41,15 @@ def children(settings: Settings, workers: int, concurrency: int) -> list[Child]:
     python = sys.executable
     gateway = Child("gateway", [python, str(MAIN), "start"])
     started = [gateway]
+    env = os.environ.copy()
+    if not settings.torch_threads:
+        # the machine's cores shared out between the jobs that run at once (no oversubscribing)
+        cores = len(os.sched_getaffinity(0))
+        env["TORCH_THREADS"] = str(max(1, cores // max(workers * concurrency, 1)))
     for index in range(workers):
         port = settings.worker_metrics_port + index if settings.worker_metrics_port else 0
         command = [python, str(MAIN), "worker", "--concurrency", str(concurrency)]
-        started.append(Child(f"worker-{index}", [*command, "--metrics-port", str(port)]))
+        started.append(Child(f"worker-{index}", [*command, "--metrics-port", str(port)], env))
     return started
 
 
