@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from producer import health, openapi, routes, sse
+from producer import audio, health, openapi, routes, sse
 from producer.auth import ApiKeys, auth_middleware
 from producer.context import GATEWAY, Gateway
 from producer.errors import error_middleware
@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
         settings=settings, store=store, storage=storage, metrics=metrics, keys=keys
     )
     app.add_routes(routes.routes)
+    app.add_routes(audio.routes)
     sse.setup(app, settings)
     app.add_routes(health.routes)
     openapi.add_routes(app, __version__)

@@ -77,14 +77,23 @@ response ends. Each event's `id:` is its entry id in the task's events stream an
 gets only the later events. While nothing happens, a `: keep-alive` comment is sent every
 `SSE_KEEPALIVE_SECONDS`."""
 
+_AUDIO_DESCRIPTION = """A WAV cut from the original recording: `speaker_N.wav` (that
+speaker's turns end to end) or `speaker_N/segment_NNN.wav` (one turn), as listed in the
+result's metadata. Byte ranges (`Range: bytes=...`) are answered with 206."""
+
 
 def _live_paths() -> dict[str, Any]:
-    """Following a task live."""
+    """Following a task live, and hearing its result (what the page at / uses)."""
     last_event_id = {
         "name": "Last-Event-ID", "in": "header", "required": False,
         "schema": {"type": "string", "pattern": r"^\d{1,20}(-\d{1,20})?$"},
         "description": "the id of the last event received: only later events are sent",
     }  # fmt: skip
+    audio_file = {
+        "name": "file", "in": "query", "required": True,
+        "schema": {"type": "string", "examples": ["speaker_0.wav", "speaker_0/segment_001.wav"]},
+    }  # fmt: skip
+    wav = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
     return {
         f"{API_PREFIX}/events/{{task_id}}": {"get": _operation(
             "followEvents", "Live progress, as Server-Sent Events, until the task ends",
@@ -92,6 +101,15 @@ def _live_paths() -> dict[str, Any]:
                      "content": {"text/event-stream": {"schema": {"type": "string"}}}},
              **_errors(400, 404, 503)},
             parameters=[_TASK_ID, last_event_id], description=_EVENTS_DESCRIPTION,
+        )},
+        f"{API_PREFIX}/audio/{{task_id}}": {"get": _operation(
+            "getAudio", "One audio file of the result: a speaker's track or a turn",
+            {"200": {"description": "the WAV", "content": wav},
+             "206": {"description": "the requested byte range", "content": wav},
+             **_errors(400),
+             "404": _json(ErrorResponse, "no such task, or no such audio file in its result"),
+             **_errors(409, 503)},
+            parameters=[_TASK_ID, audio_file], description=_AUDIO_DESCRIPTION,
         )},
     }  # fmt: skip
 

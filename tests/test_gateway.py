@@ -232,6 +232,16 @@ async def test_health_ready_docs_and_metrics(http, sample_wav) -> None:
     assert f"diarization_http_requests_total{{{labels}}} 1.0" in text
 
 
+async def test_openapi_describes_live_events_and_audio(http) -> None:
+    async with http.get("/openapi.json") as reply:
+        paths = (await reply.json())["paths"]
+    events = paths[f"{API_PREFIX}/events/{{task_id}}"]["get"]
+    assert "text/event-stream" in events["responses"]["200"]["content"]
+    assert "Last-Event-ID" in [p["name"] for p in events["parameters"]]
+    audio = paths[f"{API_PREFIX}/audio/{{task_id}}"]["get"]
+    assert set(audio["responses"]) >= {"200", "206", "404", "409"}
+
+
 def test_gateway_never_imports_the_engine() -> None:
     code = (
         "import sys, producer.app, producer.routes, shared.cli.service_commands;"
