@@ -180,7 +180,9 @@ async def test_audio_honours_api_keys(deployment, sample_wav) -> None:
                 assert reply.status == 401
             async with http.get(url, headers={"X-API-Key": KEY_B}) as reply:
                 assert (reply.status, (await reply.json())["error_code"]) == (404, "TASK_NOT_FOUND")
-            async with http.get(url, headers={"X-API-Key": KEY_A}) as reply:
+            # an <audio> element sends no headers: the page's cookie carries the key
+            cookie = {"Cookie": f"diarization_api_key={KEY_A}"}
+            async with http.get(url, headers=cookie) as reply:
                 assert reply.status == 200 and len(await reply.read()) > 1000
     finally:
         await server.close()

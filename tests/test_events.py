@@ -164,9 +164,15 @@ async def test_events_honour_api_keys(redis_server, tmp_path, sample_wav) -> Non
                 assert (reply.status, (await reply.json())["error_code"]) == (401, "UNAUTHORIZED")
             async with http.get(path, headers={"X-API-Key": KEY_B}) as reply:
                 assert (reply.status, (await reply.json())["error_code"]) == (404, "TASK_NOT_FOUND")
-            async with http.get(path, headers=alpha) as reply:
-                first = await anext(e async for f in frames(reply) if (e := event(f)))
-                assert first[1]["status"] == "queued"
+            # the page's EventSource cannot send headers: its key comes as a cookie
+            cookie = {"Cookie": f"diarization_api_key={KEY_A}"}
+            for headers in (alpha, cookie):
+                async with http.get(path, headers=headers) as reply:
+                    first = await anext(e async for f in frames(reply) if (e := event(f)))
+                    assert first[1]["status"] == "queued"
+            # a cookie never authorises a change (no cross-site request can make one)
+            async with http.delete(f"{API_PREFIX}/{task_id}", headers=cookie) as reply:
+                assert reply.status == 401
     finally:
         await server.close()
 
