@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from producer import audio, health, openapi, routes, sse
+from producer import audio, health, openapi, page, routes, sse
 from producer.auth import ApiKeys, auth_middleware
 from producer.context import GATEWAY, Gateway
 from producer.errors import error_middleware
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     sse.setup(app, settings)
     app.add_routes(health.routes)
     openapi.add_routes(app, __version__)
+    page.add_routes(app)
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     return app
