@@ -61,7 +61,8 @@ async def _startup(app: web.Application) -> None:
 
 
 async def _cleanup(app: web.Application) -> None:
-    await app[GATEWAY].store.client.aclose()
+    # the client was given its pool, so closing the client alone would leave the pool open
+    await app[GATEWAY].store.client.aclose(close_connection_pool=True)
 
 
 def run(settings: Settings, host: str | None = None, port: int | None = None) -> None:

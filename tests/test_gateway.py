@@ -262,6 +262,21 @@ async def test_openapi_describes_live_events_and_audio(http) -> None:
     assert set(audio["responses"]) >= {"200", "206", "404", "409"}
 
 
+async def test_a_stopped_gateway_leaves_no_redis_connection(
+    settings, redis_client, sample_wav
+) -> None:
+    before = len(redis_client.client_list())
+    server = await serve(settings)
+    async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as session:
+        async with session.post(f"{API_PREFIX}/upload", data=form(sample_wav)) as reply:
+            task_id = (await reply.json())["task_id"]
+        async with session.get(f"{API_PREFIX}/events/{task_id}") as reply:
+            await reply.content.readline()  # the live-events hub has its connection too
+        assert len(redis_client.client_list()) > before
+    await server.close()
+    assert len(redis_client.client_list()) == before
+
+
 def test_gateway_never_imports_the_engine() -> None:
     code = (
         "import sys, producer.app, producer.routes, shared.cli.service_commands;"
