@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from producer import health, openapi, routes
+from producer import audio, health, openapi, page, routes, sse
 from producer.auth import ApiKeys, auth_middleware
 from producer.context import GATEWAY, Gateway
 from producer.errors import error_middleware
@@ -41,8 +41,11 @@ def create_app(settings: Settings) -> web.Application:
         settings=settings, store=store, storage=storage, metrics=metrics, keys=keys
     )
     app.add_routes(routes.routes)
+    app.add_routes(audio.routes)
+    sse.setup(app, settings)
     app.add_routes(health.routes)
     openapi.add_routes(app, __version__)
+    page.add_routes(app)
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     return app
@@ -58,7 +61,8 @@ async def _startup(app: web.Application) -> None:
 
 
 async def _cleanup(app: web.Application) -> None:
-    await app[GATEWAY].store.client.aclose()
+    # the client was given its pool, so closing the client alone would leave the pool open
+    await app[GATEWAY].store.client.aclose(close_connection_pool=True)
 
 
 def run(settings: Settings, host: str | None = None, port: int | None = None) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from urllib.parse import unquote
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import SecretStr
 
 from shared.errors import UnauthorizedError
@@ -20,6 +21,8 @@ from shared.schemas.api import API_PREFIX
 HASHED = "sha256:"
 TENANT = web.RequestKey("tenant", str)
 _BEARER = "Bearer "
+KEY_COOKIE = "diarization_api_key"
+_READS = (hdrs.METH_GET, hdrs.METH_HEAD)
 
 
 def _digest(key: str) -> bytes:
@@ -59,7 +62,14 @@ def presented_key(request: web.Request) -> str | None:
     authorization = request.headers.get("Authorization", "")
     if authorization.startswith(_BEARER):
         return authorization.removeprefix(_BEARER).strip()
-    return request.headers.get("X-API-Key")
+    if key := request.headers.get("X-API-Key"):
+        return key
+    # A browser's EventSource and <audio> cannot send headers, so the page (producer/static)
+    # keeps the key in a SameSite=Strict cookie. It counts for reads only: no request from
+    # another site can change anything with it.
+    if request.method in _READS and (cookie := request.cookies.get(KEY_COOKIE)):
+        return unquote(cookie)
+    return None
 
 
 def client_id(request: web.Request, trust_forwarded_for: bool) -> str:

@@ -21,11 +21,12 @@ from shared.schemas.api import (
     UploadForm,
     UploadResponse,
 )
+from shared.schemas.messages import TaskEvent
 from shared.schemas.results import BundleMetadata
 
 _MODELS: tuple[type[BaseModel], ...] = (
     ErrorResponse, UploadForm, UploadResponse, TaskStatusResponse, DeleteResponse,
-    HealthResponse, ReadyResponse, BundleMetadata,
+    HealthResponse, ReadyResponse, BundleMetadata, TaskEvent,
 )  # fmt: skip
 _TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ERRORS = {
@@ -62,10 +63,55 @@ def _operation(
 _TASK_LINKS = {
     name: {"operationId": operation, "parameters": {"task_id": "$response.body#/task_id"}}
     for name, operation in (
-        ("status", "getStatus"), ("download", "download"), ("metadata", "getMetadata"),
-        ("delete", "deleteTask"),
+        ("status", "getStatus"), ("events", "followEvents"), ("download", "download"),
+        ("metadata", "getMetadata"), ("delete", "deleteTask"),
     )
 }  # fmt: skip
+
+
+_EVENTS_DESCRIPTION = """Server-Sent Events. Replays the task's events, then follows them
+live: `queued`, `processing` (repeated as `progress` moves), then exactly one of `completed`
+(with `summary`), `failed` (with `error_code` and `error`) or `cancelled`, after which the
+response ends. Each event's `id:` is its entry id in the task's events stream and its
+`data:` a TaskEvent as JSON (see the schemas). A client that reconnects with `Last-Event-ID`
+gets only the later events. While nothing happens, a `: keep-alive` comment is sent every
+`SSE_KEEPALIVE_SECONDS`."""
+
+_AUDIO_DESCRIPTION = """A WAV cut from the original recording: `speaker_N.wav` (that
+speaker's turns end to end) or `speaker_N/segment_NNN.wav` (one turn), as listed in the
+result's metadata. Byte ranges (`Range: bytes=...`) are answered with 206."""
+
+
+def _live_paths() -> dict[str, Any]:
+    """Following a task live, and hearing its result (what the page at / uses)."""
+    last_event_id = {
+        "name": "Last-Event-ID", "in": "header", "required": False,
+        "schema": {"type": "string", "pattern": r"^\d{1,20}(-\d{1,20})?$"},
+        "description": "the id of the last event received: only later events are sent",
+    }  # fmt: skip
+    audio_file = {
+        "name": "file", "in": "query", "required": True,
+        "schema": {"type": "string", "examples": ["speaker_0.wav", "speaker_0/segment_001.wav"]},
+    }  # fmt: skip
+    wav = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
+    return {
+        f"{API_PREFIX}/events/{{task_id}}": {"get": _operation(
+            "followEvents", "Live progress, as Server-Sent Events, until the task ends",
+            {"200": {"description": "the event stream",
+                     "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+             **_errors(400, 404, 503)},
+            parameters=[_TASK_ID, last_event_id], description=_EVENTS_DESCRIPTION,
+        )},
+        f"{API_PREFIX}/audio/{{task_id}}": {"get": _operation(
+            "getAudio", "One audio file of the result: a speaker's track or a turn",
+            {"200": {"description": "the WAV", "content": wav},
+             "206": {"description": "the requested byte range", "content": wav},
+             **_errors(400),
+             "404": _json(ErrorResponse, "no such task, or no such audio file in its result"),
+             **_errors(409, 503)},
+            parameters=[_TASK_ID, audio_file], description=_AUDIO_DESCRIPTION,
+        )},
+    }  # fmt: skip
 
 
 def _paths() -> dict[str, Any]:
@@ -143,7 +189,7 @@ def build_spec(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Upload audio, follow the task, download who spoke when.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **_live_paths()},
         "components": {"schemas": schemas.get("$defs", {})},
     }
 

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_TASKS = "TOO_MANY_TASKS"
     TASK_NOT_READY = "TASK_NOT_READY"
+    FILE_NOT_FOUND = "FILE_NOT_FOUND"
     # jobs
     INVALID_JOB = "INVALID_JOB"
     JOB_CANCELLED = "JOB_CANCELLED"
@@ -120,6 +121,13 @@ class InvalidRequestError(DiarizationError):
 
 class TaskNotFoundError(DiarizationError):
     code = ErrorCode.TASK_NOT_FOUND
+    status = HTTPStatus.NOT_FOUND
+
+
+class ResultFileNotFoundError(DiarizationError):
+    """A completed task's result has no file of that name (or none that may be served)."""
+
+    code = ErrorCode.FILE_NOT_FOUND
     status = HTTPStatus.NOT_FOUND
 
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     api_host: str = "0.0.0.0"
     # Port of the gateway.
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # Seconds between keep-alive comments on a quiet live-progress (SSE) stream, so that
+    # proxies which drop idle connections keep it open and a gone client is noticed.
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
 
     # --- Redis ----------------------------------------------------------------------------
     # Full URL (redis://, rediss:// or unix://); wins over the REDIS_* parts when set.

@@ -15,7 +15,7 @@ from redis.exceptions import ResponseError
 from shared.errors import RateLimitedError, TooManyTasksError
 from shared.keys import RedisKeys
 from shared.schemas.messages import JobMessage, TaskEvent, TaskRecord, TaskStatus
-from shared.schemas.redis_codec import encode_fields, text
+from shared.schemas.redis_codec import RawFields, encode_fields, text
 from shared.scripts import Scripts, flat
 from shared.settings import Settings
 
@@ -121,6 +121,11 @@ class TaskStore:
     async def get(self, task_id: str) -> TaskRecord | None:
         fields = await self.client.hgetall(self.keys.task(task_id))
         return TaskRecord.from_hash(fields) if fields else None
+
+    async def events_after(self, task_id: str, after: str) -> list[tuple[str, RawFields]]:
+        """The task's event entries after entry id `after` ("0": all of them), oldest first."""
+        entries = await self.client.xrange(self.keys.task_events(task_id), min=f"({after}")
+        return [(text(entry_id), fields) for entry_id, fields in entries]
 
     async def cancel(self, task_id: str) -> str:
         """'missing', 'ended', 'cancelled' (was queued) or 'requested' (was running)."""

@@ -45,4 +45,4 @@ def test_schemathesis_finds_nothing(redis_server, tmp_path) -> None:
         gateway.stop()
         cluster.stop()
     assert done.returncode == 0, done.stdout[-6000:] + gateway.output()[-3000:]
-    assert "Tested: 8" in done.stdout
+    assert "Tested: 10" in done.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from producer.app import create_app
+from producer.page import STATIC
 from shared.keys import RedisKeys
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
@@ -230,6 +232,49 @@ async def test_health_ready_docs_and_metrics(http, sample_wav) -> None:
     assert "diarization_queue_waiting 1.0" in text
     labels = 'method="POST",route="/api/v1/diarize/upload",status="202"'
     assert f"diarization_http_requests_total{{{labels}}} 1.0" in text
+
+
+async def test_the_page_is_served_whole_by_the_gateway(http) -> None:
+    async with http.get("/") as reply:
+        page = await reply.text()
+        assert (reply.status, reply.content_type) == (200, "text/html")
+        assert "default-src 'self'" in reply.headers["Content-Security-Policy"]
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert "/ui/app.js" in links and all(link.startswith(("/", "#")) for link in links)
+    for name in sorted(p.name for p in STATIC.iterdir()):
+        async with http.get(f"/ui/{name}") as reply:
+            text = await reply.text()
+            assert reply.status == 200, name
+        if name.endswith(".js"):  # modules import only their siblings
+            assert reply.content_type.endswith("javascript")
+            imports = re.findall(r'from "([^"]+)"', text)
+            assert all(i.startswith("./") and (STATIC / i[2:]).is_file() for i in imports)
+        assert "url(" not in text and "@import" not in text  # no fonts or images from afar
+
+
+async def test_openapi_describes_live_events_and_audio(http) -> None:
+    async with http.get("/openapi.json") as reply:
+        paths = (await reply.json())["paths"]
+    events = paths[f"{API_PREFIX}/events/{{task_id}}"]["get"]
+    assert "text/event-stream" in events["responses"]["200"]["content"]
+    assert "Last-Event-ID" in [p["name"] for p in events["parameters"]]
+    audio = paths[f"{API_PREFIX}/audio/{{task_id}}"]["get"]
+    assert set(audio["responses"]) >= {"200", "206", "404", "409"}
+
+
+async def test_a_stopped_gateway_leaves_no_redis_connection(
+    settings, redis_client, sample_wav
+) -> None:
+    before = len(redis_client.client_list())
+    server = await serve(settings)
+    async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as session:
+        async with session.post(f"{API_PREFIX}/upload", data=form(sample_wav)) as reply:
+            task_id = (await reply.json())["task_id"]
+        async with session.get(f"{API_PREFIX}/events/{task_id}") as reply:
+            await reply.content.readline()  # the live-events hub has its connection too
+        assert len(redis_client.client_list()) > before
+    await server.close()
+    assert len(redis_client.client_list()) == before
 
 
 def test_gateway_never_imports_the_engine() -> None:

@@ -108,6 +108,10 @@ class TaskEvent(BaseModel):
     attempt: int | None = None
     timestamp: float = Field(default_factory=time.time)
 
+    @classmethod
+    def from_entry(cls, fields: RawFields) -> TaskEvent:
+        return decode_fields(cls, fields)
+
 
 class TaskRecord(BaseModel):
     """The per-task hash: the single source of truth for a task's state."""

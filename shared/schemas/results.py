@@ -149,3 +149,8 @@ class BundleMetadata(BaseModel):
     processing_time: float
     real_time_factor: float
     files: dict[str, str] = Field(description="the bundle's other files, by role")
+
+    def audio_files(self) -> set[str]:
+        """Every audio file of the bundle: each speaker's track and each turn's segment."""
+        tracks = {speaker.track for speaker in self.speakers}
+        return tracks | {segment.file for s in self.speakers for segment in s.segments}
