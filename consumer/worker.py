@@ -99,8 +99,8 @@ class Worker:
             self._unregister(heartbeat_client)
             executor.shutdown(wait=False, cancel_futures=True)
             await callbacks.close()
-            await client.aclose()
-            await reader.aclose()
+            await client.aclose(close_connection_pool=True)
+            await reader.aclose(close_connection_pool=True)
 
     async def _serve(self, queue: JobQueue) -> None:
         logger.info(

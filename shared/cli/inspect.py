@@ -48,7 +48,7 @@ async def service_status(settings: Settings) -> dict[str, Any]:
     except (RedisError, OSError) as error:
         report["redis"] = f"unreachable: {error}"
     finally:
-        await client.aclose()
+        await client.aclose(close_connection_pool=True)
     return report
 
 
@@ -77,7 +77,7 @@ async def check_external(settings: Settings) -> list[str]:
     except (RedisError, OSError) as error:
         problems.append(f"redis unreachable at {url}: {error}")
     finally:
-        await client.aclose()
+        await client.aclose(close_connection_pool=True)
     storage = open_storage(settings)
     try:
         storage.initialise()
@@ -171,5 +171,5 @@ async def clear_tasks(settings: Settings, older_than_hours: float, include_unfin
             await asyncio.to_thread(storage.delete_task, record.task_id, record.audio)
             removed += 1
     finally:
-        await client.aclose()
+        await client.aclose(close_connection_pool=True)
     return removed
