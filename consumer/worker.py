@@ -97,6 +97,7 @@ class Worker:
         finally:
             keeper.halt()
             self._unregister(heartbeat_client)
+            heartbeat_client.connection_pool.disconnect()
             executor.shutdown(wait=False, cancel_futures=True)
             await callbacks.close()
             await client.aclose(close_connection_pool=True)
