@@ -1,0 +1,1 @@
+"""Operational tooling (benchmarks); not imported by the service."""
