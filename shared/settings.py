@@ -92,9 +92,9 @@ class Settings(BaseSettings):
     # Bundled engine: fast (shared CAM++ frames, ONNX Runtime on CPU, 5 s step) or
     # reference (pyannote's own way: 1 s step, one PyTorch embedding per chunk and speaker).
     bundled_preset: BundledPreset = BundledPreset.FAST
-    # Where the bundled engine caches its models exported to ONNX (empty: export in memory
-    # at every start, a few seconds).
-    onnx_cache_dir: Path | None = Path("./models/onnx-cache")
+    # Where the bundled engine caches its models exported to ONNX, shared by every worker
+    # and working directory of the user (empty: export in memory at every start, seconds).
+    onnx_cache_dir: Path | None = Path.home() / ".cache" / "diarization-service" / "onnx"
     # pyannote.audio telemetry; off unless a user opts in.
     pyannote_metrics_enabled: bool = False
 
