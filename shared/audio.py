@@ -8,6 +8,7 @@ the 16 kHz output. No torch here: the gateway imports this module to validate up
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,9 @@ def decode(path: Path, max_duration: float, filename: str | None = None) -> Deco
     """Decode the whole file to 16 kHz mono float32 (see module docstring)."""
     info, read_blocks = _probe(path, max_duration, filename)
     mono = (block.mean(axis=1) for block in read_blocks(path))
-    samples = _resample_stream(mono, info.original_sample_rate, max_duration)
+    # resampling may add a few samples at the end: one spare second avoids a regrowth
+    expected = math.ceil((info.duration + 1.0) * TARGET_SAMPLE_RATE)
+    samples = _resample_stream(mono, info.original_sample_rate, max_duration, expected)
     if samples.size == 0:
         raise EmptyAudioError(f"{info.filename} contains no audio samples")
     duration = samples.size / TARGET_SAMPLE_RATE
@@ -169,22 +172,43 @@ def _pyav_blocks(path: Path) -> Iterator[np.ndarray]:
         raise InvalidAudioError(f"{path.name} is corrupt ({error})") from error
 
 
-def _resample_stream(blocks: Iterator[np.ndarray], rate: int, max_duration: float) -> np.ndarray:
-    """Resample mono blocks to TARGET_SAMPLE_RATE, enforcing the duration limit as we go."""
+def _resample_stream(
+    blocks: Iterator[np.ndarray], rate: int, max_duration: float, expected: int = 0
+) -> np.ndarray:
+    """Resample mono blocks to TARGET_SAMPLE_RATE, enforcing the duration limit as we go.
+
+    `expected` (samples, from the header) sizes the output up front: blocks are copied
+    into it as they come, so the audio is held once rather than as blocks plus their join.
+    """
     resampler = None
     if rate != TARGET_SAMPLE_RATE:
         resampler = soxr.ResampleStream(rate, TARGET_SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-    pieces: list[np.ndarray] = []
-    produced = 0
+    samples = _SampleBuffer(expected)
     for block in blocks:
         out = block if resampler is None else resampler.resample_chunk(block)
-        pieces.append(np.ascontiguousarray(out, dtype=np.float32))
-        produced += out.size
+        samples.append(out)
         # Headers can lie or be silent about duration (streamed webm): count as we go.
-        _check_duration(produced / TARGET_SAMPLE_RATE, max_duration)
+        _check_duration(samples.size / TARGET_SAMPLE_RATE, max_duration)
     if resampler is not None:
-        pieces.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    if not pieces:
-        return np.zeros(0, dtype=np.float32)
-    samples = np.concatenate(pieces)
-    return np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+        samples.append(resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    return np.nan_to_num(samples.result(), nan=0.0, posinf=0.0, neginf=0.0, copy=False)
+
+
+class _SampleBuffer:
+    """float32 samples appended in place; grows by half when a header undercounted."""
+
+    def __init__(self, capacity: int) -> None:
+        self._data = np.empty(max(capacity, 0), dtype=np.float32)
+        self.size = 0
+
+    def append(self, block: np.ndarray) -> None:
+        end = self.size + block.size
+        if end > self._data.size:
+            grown = np.empty(max(end, self._data.size * 3 // 2), dtype=np.float32)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : end] = block
+        self.size = end
+
+    def result(self) -> np.ndarray:
+        return self._data[: self.size]

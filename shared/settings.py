@@ -20,6 +20,11 @@ class EngineChoice(StrEnum):
     PYANNOTE = "pyannote"
 
 
+class BundledPreset(StrEnum):
+    FAST = "fast"
+    REFERENCE = "reference"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -152,6 +157,12 @@ class Settings(BaseSettings):
     model_path: Path = Path("./models")
     # Torch intra-op threads for inference; 0 means one per available core.
     torch_threads: int = Field(default=0, ge=0)
+    # Bundled engine: fast (shared CAM++ frames, ONNX Runtime on CPU, 2.5 s step) or
+    # reference (pyannote's own way: 1 s step, one PyTorch embedding per chunk and speaker).
+    bundled_preset: BundledPreset = BundledPreset.FAST
+    # Where the bundled engine caches its models exported to ONNX, shared by every worker
+    # and working directory of the user ("none": export in memory at every start, seconds).
+    onnx_cache_dir: Path | None = Path.home() / ".cache" / "diarization-service" / "onnx"
     # pyannote.audio telemetry; off unless a user opts in.
     pyannote_metrics_enabled: bool = False
 
@@ -176,6 +187,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("onnx_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value in ("", "none") else value
 
     @field_validator("log_level")
     @classmethod

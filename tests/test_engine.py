@@ -67,6 +67,19 @@ def test_speaker_hints(engine, sample_wav) -> None:
     assert three.num_speakers == 3
 
 
+def test_one_speaker_hints_skip_the_embeddings(engine, sample_wav, monkeypatch) -> None:
+    """With one speaker allowed there is nothing to cluster: CAM++ never runs."""
+    model = engine.pipeline._embedding.model_
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the embedding network ran")
+
+    monkeypatch.setattr(model, "frames", fail)
+    for options in (DiarizationOptions(num_speakers=1), DiarizationOptions(max_speakers=1)):
+        result = engine.diarize_file(sample_wav, options)
+        assert result.num_speakers == 1 and result.turns
+
+
 def test_exclusive_output_has_no_overlapping_turns(engine, sample_wav) -> None:
     result = engine.diarize_file(sample_wav, DiarizationOptions(exclusive=True))
     assert result.num_speakers == 2

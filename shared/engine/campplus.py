@@ -197,7 +197,7 @@ class CAMPPlus(nn.Module):
 
     def frames(self, fbank: torch.Tensor) -> torch.Tensor:
         """(B, T, F) fbank -> (B, C, T') frame-level features, T' = ceil(T / 2)."""
-        return self.xvector.frames(self.head(fbank.transpose(1, 2)))
+        return self.frame_module()(fbank)
 
     def embed(self, frames: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Pool frame features into embeddings.
@@ -213,3 +213,17 @@ class CAMPPlus(nn.Module):
 
     def forward(self, fbank: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         return self.embed(self.frames(fbank), weights)
+
+    def frame_module(self) -> nn.Module:
+        """`frames()` alone as a module, the part worth exporting (e.g. to ONNX)."""
+        return CAMPPlusFrames(self)
+
+
+class CAMPPlusFrames(nn.Module):
+    def __init__(self, network: CAMPPlus) -> None:
+        super().__init__()
+        self.head = network.head
+        self.xvector = network.xvector
+
+    def forward(self, fbank: torch.Tensor) -> torch.Tensor:
+        return self.xvector.frames(self.head(fbank.transpose(1, 2)))

@@ -14,7 +14,7 @@ from shared.engine.engine import DiarizationEngine
 from shared.engine.official import find_pipeline_dir, load_pipeline
 from shared.errors import ModelNotAvailableError
 from shared.schemas.results import EngineInfo
-from shared.settings import EngineChoice, Settings
+from shared.settings import BundledPreset, EngineChoice, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def load_engine(settings: Settings, bundled: BundledParams | None = None) -> Dia
         pipeline = load_pipeline(pipeline_dir, settings.model_path)
         kind, model = OFFICIAL, settings.model_name
     else:
-        pipeline = build_bundled_pipeline(bundled)
+        params = (bundled or bundled_params(settings.bundled_preset)).on_device(device)
+        pipeline = build_bundled_pipeline(params, settings.onnx_cache_dir)
         kind, model = BUNDLED, BUNDLED_MODEL_NAME
     pipeline.to(device)
     info = EngineInfo(
@@ -48,6 +49,10 @@ def load_engine(settings: Settings, bundled: BundledParams | None = None) -> Dia
         extra={"engine": kind, "model": model, "seconds": round(time.perf_counter() - started, 2)},
     )
     return DiarizationEngine(pipeline, info, settings.max_audio_duration_seconds)
+
+
+def bundled_params(preset: BundledPreset) -> BundledParams:
+    return BundledParams.reference() if preset is BundledPreset.REFERENCE else BundledParams()
 
 
 def configure_torch(threads: int) -> None:
