@@ -27,9 +27,12 @@ def test_preset_setting_picks_the_parameters() -> None:
     assert bundled_params(BundledPreset.FAST) == BundledParams()
 
 
-def test_empty_onnx_cache_dir_means_no_cache(monkeypatch) -> None:
-    monkeypatch.setenv("ONNX_CACHE_DIR", "")
+def test_onnx_cache_dir_none_means_no_cache_and_empty_means_default(monkeypatch) -> None:
+    monkeypatch.setenv("ONNX_CACHE_DIR", "none")
     assert Settings(_env_file=None).onnx_cache_dir is None
+    monkeypatch.setenv("ONNX_CACHE_DIR", "")
+    default = Settings.model_fields["onnx_cache_dir"].default
+    assert Settings(_env_file=None).onnx_cache_dir == default
 
 
 def test_engine_runs_both_networks_under_onnx_runtime(engine) -> None:
