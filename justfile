@@ -28,3 +28,11 @@ lint:
 # engine benchmark: reference vs fast configuration (see docs/performance.md)
 bench *ARGS:
     uv run python -m ops.bench.engine {{ARGS}}
+
+# service benchmark: throughput of W workers vs W x one, dispatch and queue latency
+bench-service *ARGS:
+    uv run python -m ops.bench.service {{ARGS}}
+
+# gateway benchmark: RSS growth while a large upload streams through
+bench-upload *ARGS:
+    uv run python -m ops.bench.upload {{ARGS}}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +17,12 @@ from shared.storage import Storage
 BUNDLE_DIR = "bundle"
 # Besides the ZIP, these bundle files are kept on their own for ?format= downloads.
 _LOOSE_FILES = (METADATA_FILE, RESULT_FILE, RTTM_FILE, TIMELINE_FILE)
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    result: DiarizationResult
+    store_time: float  # seconds writing and storing the result files, after the engine
 
 
 class Engine(Protocol):
@@ -43,11 +51,12 @@ def diarize_and_store(
     prefix: str,
     on_progress: Callable[[str, float], None],
     check: Callable[[], None],
-) -> DiarizationResult:
+) -> StoredResult:
     """Run the engine, write the result files, move them under `prefix` in one rename."""
     result = engine.diarize_file(
         audio, options, filename=filename, on_progress=on_progress, check_cancelled=check
     )
+    started = time.perf_counter()
     folder = storage.scratch_dir()
     try:
         bundle = folder / BUNDLE_DIR
@@ -60,4 +69,4 @@ def diarize_and_store(
         storage.put_dir(folder, prefix)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return result
+    return StoredResult(result, time.perf_counter() - started)

@@ -7,24 +7,26 @@ import logging
 import time
 from concurrent.futures import Future
 
+from consumer.inference import StoredResult
 from consumer.metrics import WorkerMetrics
 from consumer.queue import Delivery, JobQueue, Ownership
 from shared.errors import DiarizationError, MaxDeliveriesError, TaskTimeoutError
 from shared.schemas.messages import ResultSummary, TaskEvent, TaskStatus
 from shared.schemas.redis_codec import text_fields
-from shared.schemas.results import DiarizationResult
 from shared.storage import Storage
 
 logger = logging.getLogger(__name__)
 
 
-def summarise(result: DiarizationResult) -> ResultSummary:
+def summarise(stored: StoredResult) -> ResultSummary:
+    result = stored.result
     return ResultSummary(
         num_speakers=result.num_speakers,
         speakers=result.speakers,
         duration=result.audio.duration,
         processing_time=result.processing_time,
         real_time_factor=result.real_time_factor,
+        store_time=round(stored.store_time, 3),
         engine=result.engine.engine,
         model=result.engine.model,
     )
@@ -80,11 +82,12 @@ class Outcomes:
         self,
         owner: Ownership,
         attempt: int,
-        result: DiarizationResult,
+        stored: StoredResult,
         prefix: str,
         storage: Storage,
     ) -> None:
-        summary = summarise(result)
+        result = stored.result
+        summary = summarise(stored)
         message = f"completed: {result.num_speakers} speaker(s)"
         changes = {
             "progress": "100", "message": message, "stage": "done", "result_prefix": prefix,

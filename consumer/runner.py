@@ -20,7 +20,7 @@ import aiohttp
 
 from consumer.callbacks import CallbackSender
 from consumer.fetch import local_audio
-from consumer.inference import Engine, diarize_and_store
+from consumer.inference import Engine, StoredResult, diarize_and_store
 from consumer.lease import LeaseKeeper, StopReason, StopSignal
 from consumer.metrics import WorkerMetrics
 from consumer.outcomes import Outcomes, ProgressReporter
@@ -29,7 +29,6 @@ from shared.errors import DiarizationError, JobCancelledError
 from shared.logs import job_context
 from shared.schemas.messages import TASK_ID_PATTERN, JobMessage, TaskRecord, TaskStatus
 from shared.schemas.redis_codec import text_fields
-from shared.schemas.results import DiarizationResult
 from shared.settings import Settings
 from shared.storage import Storage, result_prefix
 
@@ -134,9 +133,9 @@ class JobRunner:
         progress = self.outcomes.progress_reporter(owner, attempt, asyncio.get_running_loop())
         prefix = result_prefix(owner.task_id, f"attempt-{attempt}-{owner.token[-12:]}")
         try:
-            result = await self._diarize(job, prefix, progress, signal)
+            stored = await self._diarize(job, prefix, progress, signal)
             await progress.drain()
-            await self.outcomes.completed(owner, attempt, result, prefix, self.storage)
+            await self.outcomes.completed(owner, attempt, stored, prefix, self.storage)
         except JobCancelledError:
             await progress.drain()
             await self._stopped(owner, attempt, signal)
@@ -152,7 +151,7 @@ class JobRunner:
 
     async def _diarize(
         self, job: JobMessage, prefix: str, progress: ProgressReporter, signal: StopSignal
-    ) -> DiarizationResult:
+    ) -> StoredResult:
         """Engine and result files in the executor; the log context goes along."""
         max_bytes = self.settings.max_file_size_bytes
         async with local_audio(

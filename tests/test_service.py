@@ -95,6 +95,8 @@ async def test_two_workers_split_a_batch_each_job_once(gateway, deployment, samp
     finished = [await wait_done(gateway, task_id) for task_id in task_ids]
     assert [s["status"] for s in finished] == ["completed"] * 4
     assert all(s["metadata"]["num_speakers"] == 2 for s in finished)
+    # result files (per-speaker WAVs, ZIP, timeline) take time of their own, reported apart
+    assert all(0 < s["metadata"]["store_time"] < 30 for s in finished)
     records = [task(client, settings, task_id) for task_id in task_ids]
     assert len({record.worker for record in records}) == 2  # both workers took jobs
     for task_id, record in zip(task_ids, records, strict=True):

@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(name)
         audio = folder / "big.wav"
         build_wav(audio, args.size_mb)
-        server = EmbeddedRedis(folder / "valkey", _free_port())
+        server = EmbeddedRedis(folder / "valkey", free_port())
         server.start()
-        api_port = _free_port()
+        api_port = free_port()
         gateway = _gateway(folder, server.port, api_port, args.size_mb)
         url = f"http://127.0.0.1:{api_port}"
         try:

@@ -88,8 +88,10 @@ class ResultSummary(BaseModel):
     num_speakers: int
     speakers: list[SpeakerSummary]
     duration: float
-    processing_time: float
+    processing_time: float  # engine: decoding and diarization
     real_time_factor: float
+    # writing and storing the result files (per-speaker audio, ZIP, timeline) after the engine
+    store_time: float = 0.0
     engine: str
     model: str
 
