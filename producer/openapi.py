@@ -115,6 +115,7 @@ def _live_paths() -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
+    """The API of the old service: upload, status, download, metadata, delete."""
     upload_body = {
         "required": True,
         "content": {"multipart/form-data": {"schema": _ref(UploadForm)}},
@@ -162,6 +163,11 @@ def _paths() -> dict[str, Any]:
              **_errors(404, 503)},
             parameters=[_TASK_ID],
         )},
+    }  # fmt: skip
+
+
+def _service_paths() -> dict[str, Any]:
+    return {
         "/health": {"get": _operation(
             "health", "Liveness", {"200": _json(HealthResponse, "alive")}
         )},
@@ -189,7 +195,7 @@ def build_spec(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Upload audio, follow the task, download who spoke when.",
         },
-        "paths": {**_paths(), **_live_paths()},
+        "paths": {**_paths(), **_live_paths(), **_service_paths()},
         "components": {"schemas": schemas.get("$defs", {})},
     }
 

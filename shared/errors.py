@@ -52,9 +52,6 @@ class DiarizationError(Exception):
         # seconds after which a retry may succeed (sent as Retry-After)
         self.retry_after = retry_after
 
-    def to_dict(self) -> dict[str, str]:
-        return {"error_code": self.code.value, "message": self.message}
-
 
 class AudioError(DiarizationError):
     """The audio itself cannot be used."""

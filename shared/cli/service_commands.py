@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    _register_processes(commands)
+    _register_admin(commands)
+
+
+def _register_processes(commands: argparse._SubParsersAction) -> None:
     start = commands.add_parser("start", help="run the HTTP gateway")
     start.add_argument("--host", help="default: API_HOST")
     start.add_argument("--port", type=int, help="default: API_PORT")
@@ -40,6 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     up.set_defaults(handler=up_command)
 
+
+def _register_admin(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="queue, workers, storage and engine")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=status_command)
