@@ -2,7 +2,7 @@
 
 Inference is CPU-bound and can starve the event loop, so heartbeats do not depend on it:
 one thread per worker process, with its own synchronous Redis connections, extends the
-lease of every running attempt every third of a lease, refreshes the worker's presence,
+lease of every running attempt every quarter of a lease, refreshes the worker's presence,
 and tells each attempt to stop when its lease is lost or its user cancelled it.
 """
 
@@ -19,7 +19,7 @@ import redis
 from consumer.queue import Ownership
 from shared.errors import JobCancelledError
 from shared.keys import RedisKeys
-from shared.scripts import Scripts
+from shared.scripts import Scripts, flat
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +56,27 @@ class StopSignal:
 
 
 class LeaseKeeper(threading.Thread):
+    """Beats every quarter of a lease. While inference holds the GIL, each socket call of
+    this thread waits for the GIL again, so a beat is one round trip: presence and every
+    lease in one script. A lease survives inference that holds the GIL for stretches up
+    to about a tenth of it (pyannote, torch and ONNX Runtime release it in their heavy
+    calls: stretches are milliseconds, see docs/operations.md)."""
+
     def __init__(
         self,
         client: redis.Redis,
         keys: RedisKeys,
         consumer: str,
         lease_seconds: float,
-        presence: Callable[[redis.Redis], None],
+        presence: Callable[[], dict[str, str]],
     ) -> None:
         super().__init__(name="lease-keeper", daemon=True)
         self.client = client
         self.keys = keys
         self.consumer = consumer
-        self.lease_ms = int(lease_seconds * 1000)
-        self.interval = lease_seconds / 3
-        self.presence = presence
+        self.lease_seconds = lease_seconds
+        self.interval = lease_seconds / 4
+        self.presence = presence  # the worker's fields for /ready and `main.py status`
         self.scripts = Scripts(client)
         self._attempts: dict[str, tuple[Ownership, StopSignal]] = {}
         self._lock = threading.Lock()
@@ -91,52 +97,41 @@ class LeaseKeeper(threading.Thread):
         while not self._halt.is_set():
             started = time.monotonic()
             self.beat()
-            self._halt.wait(max(self.interval - (time.monotonic() - started), 0.05))
+            elapsed = time.monotonic() - started
+            if elapsed > self.interval:
+                logger.warning(
+                    "heartbeat took %.1f s of a %.0f s lease: inference holding the GIL, "
+                    "an overloaded machine or a slow Redis", elapsed, self.lease_seconds,
+                )  # fmt: skip
+            self._halt.wait(max(self.interval - elapsed, 0.05))
 
     def beat(self) -> None:
         with self._lock:
             attempts = list(self._attempts.values())
-        for owner, signal in attempts:
-            self._extend(owner, signal)
         try:
-            self.presence(self.client)
+            answers = self._heartbeat([owner for owner, _ in attempts])
         except redis.RedisError as error:
-            logger.warning("could not refresh worker presence: %s", error)
-
-    def _extend(self, owner: Ownership, signal: StopSignal) -> None:
-        try:
-            answer = int(
-                self.scripts.heartbeat(
-                    keys=[
-                        self.keys.jobs,
-                        self.keys.lease(owner.task_id),
-                        self.keys.task(owner.task_id),
-                    ],
-                    args=[
-                        self.keys.group,
-                        owner.entry_id,
-                        self.consumer,
-                        owner.token,
-                        self.lease_ms,
-                    ],
-                )
-            )
-        except redis.RedisError as error:
-            # Keep the job running: the lease outlives a short outage, and if it does not,
-            # the next successful beat sees that and stops the job.
-            logger.warning(
-                "heartbeat for %s failed: %s",
-                owner.task_id,
-                error,
-                extra={"task_id": owner.task_id},
-            )
+            # Keep the jobs running: a lease outlives a short outage, and if it does not,
+            # the next successful beat sees that and stops them.
+            logger.warning("heartbeat failed: %s", error)
             return
-        if answer == 0:
-            logger.warning(
-                "lease of %s lost: stopping the job",
-                owner.task_id,
-                extra={"task_id": owner.task_id},
-            )
-            signal.stop(StopReason.LEASE_LOST)
-        elif answer == 2:
-            signal.stop(StopReason.CANCELLED)
+        for (owner, signal), answer in zip(attempts, answers, strict=True):
+            if int(answer) == 0:
+                logger.warning(
+                    "lease of %s lost: stopping the job", owner.task_id,
+                    extra={"task_id": owner.task_id},
+                )  # fmt: skip
+                signal.stop(StopReason.LEASE_LOST)
+            elif int(answer) == 2:
+                signal.stop(StopReason.CANCELLED)
+
+    def _heartbeat(self, owners: list[Ownership]) -> list[int]:
+        keys = [self.keys.jobs, self.keys.workers, self.keys.worker(self.consumer)]
+        args = [
+            self.keys.group, self.consumer, int(self.lease_seconds * 1000), time.time(),
+            int(self.lease_seconds * 3) + 1, *flat(self.presence()),
+        ]  # fmt: skip
+        for owner in owners:
+            keys += [self.keys.lease(owner.task_id), self.keys.task(owner.task_id)]
+            args += [owner.entry_id, owner.token]
+        return self.scripts.heartbeat(keys=keys, args=args)

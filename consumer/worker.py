@@ -246,21 +246,16 @@ class Worker:
             await asyncio.wait_for(event.wait(), seconds)
 
     # --- presence -------------------------------------------------------------------------
-    def _presence(self, client: redis.Redis) -> None:
-        """Called by the lease keeper's thread: keeps /ready's worker list current."""
-        now = time.time()
+    def _presence(self) -> dict[str, str]:
+        """Called by the lease keeper's thread at every beat: /ready's worker list."""
         info = WorkerInfo(
             worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
             engine=self.engine.info.engine, model=self.engine.info.model,
             device=self.engine.info.device, concurrency=self.concurrency,
-            in_flight=len(self.runner.running), metrics_port=self.metrics_port, last_seen=now,
+            in_flight=len(self.runner.running), metrics_port=self.metrics_port,
+            last_seen=time.time(),
         )  # fmt: skip
-        pipe = client.pipeline(transaction=False)
-        pipe.zadd(self.keys.workers, {self.worker_id: now})
-        pipe.zremrangebyscore(self.keys.workers, "-inf", now - 24 * 3600)
-        pipe.hset(self.keys.worker(self.worker_id), mapping=encode_fields(info))
-        pipe.expire(self.keys.worker(self.worker_id), int(self.settings.lease_seconds * 3) + 1)
-        pipe.execute()
+        return encode_fields(info)
 
     def _unregister(self, client: redis.Redis) -> None:
         try:

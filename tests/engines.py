@@ -4,8 +4,8 @@ stress the queue: long, GIL-holding, crashing.
 
 Behaviour from the environment of the worker process:
     TEST_ENGINE_SECONDS   how long each job works (default 1)
-    TEST_ENGINE_HOLD_GIL  "1": work in C calls that hold the GIL ~0.5 s each, like
-                          CPU-bound inference at its worst; otherwise sleep
+    TEST_ENGINE_HOLD_GIL  "1": work in C calls that hold the GIL ~0.5 s each, far worse
+                          than real inference (its longest stretch: ~13 ms); otherwise sleep
     TEST_ENGINE_CRASH_ON  jobs whose file name contains this kill their worker (os._exit)
 """
 
