@@ -1,7 +1,7 @@
 """Speed, memory and accuracy of the bundled engine: reference and fast side by side.
 
     uv run python -m ops.bench.engine [--audio FILE ...] [--minutes N] [--runs K]
-                                      [--config NAME ...]
+                                      [--config NAME ...] [--sample-only]
 
 Builds one long file of real speech (pyannote's sample and the clips under
 ../shared/eval, cycled up to N minutes, or the files given), then runs each configuration
@@ -31,7 +31,7 @@ DEFAULT_CONFIGS = ["reference", "fast"]
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sources = args.audio or default_sources()
-    eval_dir = EVAL_DIR if EVAL_DIR.is_dir() else None
+    eval_dir = EVAL_DIR if EVAL_DIR.is_dir() and not args.sample_only else None
     with tempfile.TemporaryDirectory() as folder:
         long_file = Path(folder) / "long.wav"
         seconds = build_long_file(sources, args.minutes, long_file)
@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         choices=sorted(CONFIGS),
         help=f"configuration to run (repeatable; default: {' and '.join(DEFAULT_CONFIGS)})",
+    )
+    parser.add_argument(
+        "--sample-only", action="store_true", help="DER on pyannote's sample only, not ../shared"
     )
     return parser
 
