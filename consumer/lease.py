@@ -96,7 +96,10 @@ class LeaseKeeper(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             started = time.monotonic()
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # the thread must outlive any one beat, or every lease lapses
+                logger.exception("heartbeat crashed; beating again")
             elapsed = time.monotonic() - started
             if elapsed > self.interval:
                 logger.warning(
