@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -43,7 +42,7 @@ async def local_audio(
         try:
             yield LocalAudio(await _download(audio, path, session, max_bytes), name)
         finally:
-            await asyncio.to_thread(path.unlink, True)
+            await asyncio.to_thread(storage.discard_scratch, path)
         return
     with ExitStack() as stack:
         path = await asyncio.to_thread(stack.enter_context, storage.local_copy(audio))
@@ -63,15 +62,7 @@ async def _download(url: str, path: Path, session: aiohttp.ClientSession, max_by
                     raise FileTooLargeError(f"{url} is larger than {max_bytes} bytes")
                 await asyncio.to_thread(stream.write, chunk)
     except (aiohttp.ClientError, TimeoutError) as error:
-        await asyncio.to_thread(_discard, stream, path)
         raise AudioDownloadError(f"downloading {url} failed: {error}") from error
-    except BaseException:
-        await asyncio.to_thread(_discard, stream, path)
-        raise
-    await asyncio.to_thread(stream.close)
+    finally:  # the caller deletes the file whatever happens
+        await asyncio.to_thread(stream.close)
     return path
-
-
-def _discard(stream: BinaryIO, path: Path) -> None:
-    stream.close()
-    path.unlink(missing_ok=True)

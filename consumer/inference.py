@@ -68,5 +68,5 @@ def diarize_and_store(
         check()  # stopped meanwhile (lease lost, cancelled): store nothing
         storage.put_dir(folder, prefix)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        storage.discard_scratch(folder)
     return StoredResult(result, time.perf_counter() - started)

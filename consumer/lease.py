@@ -44,10 +44,6 @@ class StopSignal:
             self.reason = reason
         self._event.set()
 
-    @property
-    def stopped(self) -> bool:
-        return self._event.is_set()
-
     def check(self) -> None:
         if time.monotonic() > self.deadline:
             self.stop(StopReason.TIMEOUT)
@@ -73,9 +69,11 @@ class LeaseKeeper(threading.Thread):
         super().__init__(name="lease-keeper", daemon=True)
         self.client = client
         self.keys = keys
-        self.consumer = consumer
         self.lease_seconds = lease_seconds
         self.interval = lease_seconds / 4
+        self._fixed_keys = [keys.jobs, keys.workers, keys.worker(consumer)]
+        self._fixed_args = [keys.group, consumer, int(lease_seconds * 1000)]
+        self._presence_ttl = int(lease_seconds * 3) + 1
         self.presence = presence  # the worker's fields for /ready and `main.py status`
         self.scripts = Scripts(client)
         self._attempts: dict[str, tuple[Ownership, StopSignal]] = {}
@@ -129,11 +127,8 @@ class LeaseKeeper(threading.Thread):
                 signal.stop(StopReason.CANCELLED)
 
     def _heartbeat(self, owners: list[Ownership]) -> list[int]:
-        keys = [self.keys.jobs, self.keys.workers, self.keys.worker(self.consumer)]
-        args = [
-            self.keys.group, self.consumer, int(self.lease_seconds * 1000), time.time(),
-            int(self.lease_seconds * 3) + 1, *flat(self.presence()),
-        ]  # fmt: skip
+        keys = list(self._fixed_keys)
+        args = [*self._fixed_args, time.time(), self._presence_ttl, *flat(self.presence())]
         for owner in owners:
             keys += [self.keys.lease(owner.task_id), self.keys.task(owner.task_id)]
             args += [owner.entry_id, owner.token]

@@ -56,11 +56,6 @@ class Outcomes:
         self.queue = queue
         self.metrics = metrics
 
-    def progress_reporter(
-        self, owner: Ownership, attempt: int, loop: asyncio.AbstractEventLoop
-    ) -> ProgressReporter:
-        return ProgressReporter(self, owner, attempt, loop)
-
     async def processing(self, owner: Ownership, attempt: int) -> str:
         message = "processing" if attempt == 1 else f"processing (attempt {attempt})"
         changes = {

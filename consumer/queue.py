@@ -133,8 +133,8 @@ class JobQueue:
             args=[
                 self.keys.group, owner.entry_id, self.consumer, owner.token,
                 event.status.value, self.retention if terminal else 0,
-                self.settings.events_max_length, self.keys.prefix, owner.task_id, *flat(changes),
-                *flat(encode_fields(event)), *flat(dead_letter or {}),
+                self.settings.events_max_length, self.keys.active(""), owner.task_id,
+                *flat(changes), *flat(encode_fields(event)), *flat(dead_letter or {}),
             ],
         )  # fmt: skip
         return text(result)

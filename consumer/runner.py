@@ -27,10 +27,11 @@ from consumer.outcomes import Outcomes, ProgressReporter
 from consumer.queue import Acquired, Acquisition, Delivery, JobQueue, Ownership
 from shared.errors import DiarizationError, JobCancelledError
 from shared.logs import job_context
-from shared.schemas.messages import TASK_ID_PATTERN, JobMessage, TaskRecord, TaskStatus
+from shared.schemas.messages import TASK_ID_PATTERN, JobMessage, TaskRecord
 from shared.schemas.redis_codec import text_fields
 from shared.settings import Settings
 from shared.storage import Storage, result_prefix
+from shared.taskstore import TaskStore
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Services:
 
     settings: Settings
     queue: JobQueue
+    tasks: TaskStore  # reads of task hashes
     storage: Storage
     engine: Engine
     executor: Executor
@@ -54,6 +56,7 @@ class JobRunner:
     def __init__(self, services: Services) -> None:
         self.settings = services.settings
         self.queue = services.queue
+        self.tasks = services.tasks
         self.storage = services.storage
         self.engine = services.engine
         self.executor = services.executor
@@ -71,7 +74,8 @@ class JobRunner:
         job, problem = _parse(delivery)
         task_id = job.task_id or delivery.entry_id
         token = f"{self.queue.consumer}:{secrets.token_hex(6)}"
-        record = _new_record(task_id, job, problem is None)
+        options = job.options() if problem is None else None
+        record = TaskRecord.queued(task_id, job, options, created_at=job.submitted_at)
         acquisition = await self.queue.acquire(delivery, task_id, token, record, job)
         if acquisition.outcome is not Acquired.OK:
             logger.info("skipping %s: %s", delivery.entry_id, acquisition.outcome.value)
@@ -130,7 +134,7 @@ class JobRunner:
     async def _attempt(
         self, owner: Ownership, job: JobMessage, attempt: int, signal: StopSignal
     ) -> None:
-        progress = self.outcomes.progress_reporter(owner, attempt, asyncio.get_running_loop())
+        progress = ProgressReporter(self.outcomes, owner, attempt, asyncio.get_running_loop())
         prefix = result_prefix(owner.task_id, f"attempt-{attempt}-{owner.token[-12:]}")
         try:
             stored = await self._diarize(job, prefix, progress, signal)
@@ -181,11 +185,8 @@ class JobRunner:
         """Tell the submitter, in the background: a slow receiver never holds a job slot."""
         if not job.callback_url:
             return
-        record = await self.queue.client.hgetall(self.queue.keys.task(task_id))
-        if not record:
-            return
-        task = TaskRecord.from_hash(record)
-        if not task.status.terminal:
+        task = await self.tasks.get(task_id)
+        if task is None or not task.status.terminal:
             return
         payload = {
             "task_id": task_id,
@@ -194,9 +195,9 @@ class JobRunner:
             "error": task.error,
             "summary": task.summary.model_dump(mode="json") if task.summary else None,
         }
-        task = asyncio.create_task(self.callbacks.send(job.callback_url, payload))
-        self._callbacks.add(task)
-        task.add_done_callback(self._callbacks.discard)
+        sending = asyncio.create_task(self.callbacks.send(job.callback_url, payload))
+        self._callbacks.add(sending)
+        sending.add_done_callback(self._callbacks.discard)
 
 
 def _parse(delivery: Delivery) -> tuple[JobMessage, DiarizationError | None]:
@@ -218,22 +219,3 @@ def _parse(delivery: Delivery) -> tuple[JobMessage, DiarizationError | None]:
             submitted_at=time.time(),
         )
         return placeholder, error
-
-
-def _new_record(task_id: str, job: JobMessage, valid: bool) -> TaskRecord:
-    """The hash of a task XADDed directly (the gateway writes its own at submission)."""
-    now = time.time()
-    extra = {"options": job.options()} if valid else {}
-    return TaskRecord.model_construct(
-        **extra,
-        task_id=task_id,
-        status=TaskStatus.QUEUED,
-        progress=0.0,
-        message="queued",
-        created_at=job.submitted_at,
-        updated_at=now,
-        filename=job.filename,
-        audio=job.audio,
-        owner=job.owner,
-        callback_url=job.callback_url,
-    )

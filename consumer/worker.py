@@ -63,6 +63,7 @@ class Worker:
         self.active: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._identity: dict[str, str] = {}  # presence fields that never change (set at start)
 
     def stop(self) -> None:
         if not self._stopping.is_set():
@@ -75,6 +76,12 @@ class Worker:
             loop.add_signal_handler(signum, self.stop)
         await asyncio.to_thread(self.storage.initialise)
         self.metrics_port = self.metrics.serve(self.metrics_port)
+        self._identity = encode_fields(WorkerInfo(
+            worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+            engine=self.engine.info.engine, model=self.engine.info.model,
+            device=self.engine.info.device, concurrency=self.concurrency,
+            metrics_port=self.metrics_port,
+        ))  # fmt: skip
         client = async_client(self.settings)
         reader = async_client(self.settings, blocking_reads=True)
         queue = JobQueue(client, reader, self.settings, self.worker_id)
@@ -89,8 +96,8 @@ class Worker:
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 self.runner = JobRunner(
-                    Services(self.settings, queue, self.storage, self.engine, executor, keeper,
-                             self.metrics, http, callbacks)
+                    Services(self.settings, queue, self.stats, self.storage, self.engine, executor,
+                             keeper, self.metrics, http, callbacks)
                 )  # fmt: skip
                 keeper.start()
                 await self._serve(queue)
@@ -248,14 +255,8 @@ class Worker:
     # --- presence -------------------------------------------------------------------------
     def _presence(self) -> dict[str, str]:
         """Called by the lease keeper's thread at every beat: /ready's worker list."""
-        info = WorkerInfo(
-            worker_id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
-            engine=self.engine.info.engine, model=self.engine.info.model,
-            device=self.engine.info.device, concurrency=self.concurrency,
-            in_flight=len(self.runner.running), metrics_port=self.metrics_port,
-            last_seen=time.time(),
-        )  # fmt: skip
-        return encode_fields(info)
+        moving = {"in_flight": str(len(self.runner.running)), "last_seen": str(time.time())}
+        return {**self._identity, **moving}
 
     def _unregister(self, client: redis.Redis) -> None:
         try:

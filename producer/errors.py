@@ -58,9 +58,8 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
         logger.warning("redis unavailable during %s %s: %s", request.method, request.path, error)
         unavailable = ServiceUnavailableError("the queue is unreachable: try again shortly")
         return error_response(
-            unavailable.status, unavailable.code.value, unavailable.message,
-            {"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )  # fmt: skip
+            unavailable.status, unavailable.code.value, unavailable.message, _headers(unavailable)
+        )
     except web.HTTPException as error:
         if error.status < 400:
             raise

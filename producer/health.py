@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
@@ -11,8 +9,7 @@ from redis.exceptions import RedisError
 from producer.context import GATEWAY
 from producer.routes import json_response
 from shared import __version__
-from shared.schemas.api import HealthResponse, ReadyResponse, WorkerInfo
-from shared.schemas.redis_codec import decode_fields
+from shared.schemas.api import HealthResponse, ReadyResponse
 
 routes = web.RouteTableDef()
 
@@ -29,7 +26,7 @@ async def ready(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     try:
         stats = await gateway.store.queue_stats()
-        workers = await _live_workers(gateway.store)
+        workers = await gateway.store.live_workers()
     except (RedisError, OSError) as error:
         body = ReadyResponse(
             ready=False, redis=False, workers_alive=0, engine_loaded=False, workers=[],
@@ -49,17 +46,6 @@ async def ready(request: web.Request) -> web.Response:
         message="ready" if is_ready else "no live worker with a loaded engine",
     )
     return json_response(body, status=200 if is_ready else 503)
-
-
-async def _live_workers(store) -> list[WorkerInfo]:
-    since = time.time() - store.alive_window
-    ids = await store.client.zrangebyscore(store.keys.workers, since, "+inf")
-    workers = []
-    for raw_id in ids:
-        fields = await store.client.hgetall(store.keys.worker(raw_id.decode()))
-        if fields:
-            workers.append(decode_fields(WorkerInfo, fields))
-    return workers
 
 
 @routes.get("/metrics")

@@ -11,6 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from producer.routes import DOWNLOADS
+from producer.sse import ENTRY_ID
 from shared.schemas.api import (
     API_PREFIX,
     DeleteResponse,
@@ -86,7 +88,7 @@ def _live_paths() -> dict[str, Any]:
     """Following a task live, and hearing its result (what the page at / uses)."""
     last_event_id = {
         "name": "Last-Event-ID", "in": "header", "required": False,
-        "schema": {"type": "string", "pattern": r"^\d{1,20}(-\d{1,20})?$"},
+        "schema": {"type": "string", "pattern": ENTRY_ID.pattern},
         "description": "the id of the last event received: only later events are sent",
     }  # fmt: skip
     audio_file = {
@@ -127,7 +129,7 @@ def _paths() -> dict[str, Any]:
     }  # fmt: skip
     formats = {
         "name": "format", "in": "query", "required": False,
-        "schema": {"type": "string", "enum": ["zip", "json", "rttm", "png"], "default": "zip"},
+        "schema": {"type": "string", "enum": list(DOWNLOADS), "default": "zip"},
     }  # fmt: skip
     binary = {"schema": {"type": "string", "format": "binary"}}
     download_types = ("application/zip", "application/json", "text/plain", "image/png")

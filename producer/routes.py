@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from pathlib import PurePath
 
 from aiohttp import web
@@ -60,16 +59,17 @@ async def upload(request: web.Request) -> web.Response:
     task_id = secrets.token_hex(16)
     key = upload_key(task_id, received.suffix)
     try:
-        job, record = _new_task(task_id, key, received, _options(received.fields), request)
-        record.client = client
-        info = await asyncio.to_thread(
+        job, record = _new_task(
+            task_id, key, received, _options(received.fields), request, client=client
+        )
+        await asyncio.to_thread(  # readable audio, not too long: refused before it is kept
             probe, received.path, gateway.settings.max_audio_duration_seconds, received.filename
         )
         await asyncio.to_thread(gateway.storage.put_file, received.path, key)
     finally:
         received.path.unlink(missing_ok=True)
     try:
-        submission = await gateway.submit(job, record, info.size_bytes)
+        submission = await gateway.submit(job, record, received.size)
     except BaseException:  # not accepted (Redis down...): keep no orphan file
         await asyncio.to_thread(gateway.storage.delete_task, task_id, key)
         raise
@@ -102,6 +102,8 @@ def _new_task(
     received: ReceivedUpload,
     options: DiarizationOptions,
     request: web.Request,
+    *,
+    client: str,
 ) -> tuple[JobMessage, TaskRecord]:
     """The job entry and the task hash of an upload (validated before anything is kept)."""
     callback_url = received.fields.get("callback_url") or None
@@ -121,19 +123,7 @@ def _new_task(
         )
     except ValidationError as error:
         raise InvalidParametersError(describe_validation_error(error)) from error
-    now = time.time()
-    record = TaskRecord(
-        task_id=task_id,
-        status=TaskStatus.QUEUED,
-        message="queued",
-        created_at=now,
-        updated_at=now,
-        filename=received.filename,
-        audio=key,
-        options=options,
-        owner=owner,
-        callback_url=callback_url,
-    )
+    record = TaskRecord.queued(task_id, job, options, created_at=job.submitted_at, client=client)
     return job, record
 
 

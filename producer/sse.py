@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 EVENT_HUB = web.AppKey("event_hub", TaskEventHub)
 
-_ENTRY_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+ENTRY_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 _LARGEST_ID_PART = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 # How long an EventSource waits before it reconnects (with Last-Event-ID) after a drop.
 _RETRY_MS = 2000
@@ -94,7 +94,7 @@ def _last_event_id(request: web.Request) -> str:
     value = request.headers.get("Last-Event-ID", "").strip()
     if not value:
         return "0"
-    if not _ENTRY_ID.match(value) or max(stream_id(value)) > _LARGEST_ID_PART:
+    if not ENTRY_ID.match(value) or max(stream_id(value)) > _LARGEST_ID_PART:
         raise InvalidParametersError(
             "Last-Event-ID must be the id of an event of this stream, e.g. 1764000000000-0"
         )

@@ -173,7 +173,7 @@ def _pyav_blocks(path: Path) -> Iterator[np.ndarray]:
 
 
 def _resample_stream(
-    blocks: Iterator[np.ndarray], rate: int, max_duration: float, expected: int = 0
+    blocks: Iterator[np.ndarray], rate: int, max_duration: float, expected: int
 ) -> np.ndarray:
     """Resample mono blocks to TARGET_SAMPLE_RATE, enforcing the duration limit as we go.
 

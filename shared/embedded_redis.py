@@ -15,6 +15,7 @@ from pathlib import Path
 import redis
 
 from shared.errors import ServiceUnavailableError
+from shared.processes import stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,7 @@ class EmbeddedRedis:
         """SIGTERM: valkey flushes its append-only file and exits cleanly."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout)
 
     def _log_tail(self) -> str:
         try:

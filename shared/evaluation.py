@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.database.util import load_rttm, load_uem
 from pyannote.metrics.diarization import DiarizationErrorRate
 
-from shared.schemas.results import DiarizationResult
+from shared.schemas.results import DiarizationOptions, DiarizationResult
+from shared.settings import Settings
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".opus")
+if TYPE_CHECKING:
+    from shared.engine.engine import DiarizationEngine
+
+AUDIO_SUFFIXES = tuple(f".{ext}" for ext in Settings.model_fields["supported_formats"].default)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,12 @@ def score(reference: Reference, hypothesis: Annotation) -> Score:
         false_alarm=components["false alarm"],
         confusion=components["confusion"],
     )
+
+
+def score_file(engine: DiarizationEngine, reference: Reference, audio: Path) -> Score:
+    """Diarize `audio` with default options and score it against `reference`."""
+    result = engine.diarize_file(audio, DiarizationOptions())
+    return score(reference, to_annotation(result, reference.uri))
 
 
 def overall(scores: list[Score]) -> Score:

@@ -1,7 +1,7 @@
 """Tasks as the gateway and the CLI see them: submit, read, cancel, delete, queue figures.
 
-Workers change tasks through fenced scripts (consumer/attempt.py); everything here is
-either a read or a change a worker cannot race with (see shared/lua/).
+Workers change tasks through fenced scripts (consumer/queue.py, consumer/outcomes.py);
+everything here is either a read or a change a worker cannot race with (see shared/lua/).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from redis.exceptions import ResponseError
 
 from shared.errors import RateLimitedError, TooManyTasksError
 from shared.keys import RedisKeys
+from shared.schemas.api import WorkerInfo
 from shared.schemas.messages import JobMessage, TaskEvent, TaskRecord, TaskStatus
-from shared.schemas.redis_codec import RawFields, encode_fields, text
+from shared.schemas.redis_codec import RawFields, decode_fields, encode_fields, text
 from shared.scripts import Scripts, flat
 from shared.settings import Settings
 
@@ -139,7 +140,7 @@ class TaskStore:
             args=[
                 self.retention,
                 self.events_max_length,
-                self.keys.prefix,
+                self.keys.active(""),
                 task_id,
                 *flat(changes),
                 *flat(encode_fields(event)),
@@ -150,17 +151,32 @@ class TaskStore:
     async def delete(self, task_id: str) -> None:
         await self.client.delete(self.keys.task(task_id), self.keys.task_events(task_id))
 
+    async def live_workers(self) -> list[WorkerInfo]:
+        """Workers whose last heartbeat is younger than a lease, with what they reported."""
+        since = time.time() - self.alive_window
+        ids = await self.client.zrangebyscore(self.keys.workers, since, "+inf")
+        pipe = self.client.pipeline(transaction=False)
+        for worker_id in ids:
+            pipe.hgetall(self.keys.worker(text(worker_id)))
+        hashes = await pipe.execute() if ids else []
+        return [decode_fields(WorkerInfo, fields) for fields in hashes if fields]
+
     async def queue_stats(self) -> QueueStats:
-        length = await self.client.xlen(self.keys.jobs)
-        waiting = pending = consumers = 0
-        try:
-            groups = await self.client.xinfo_groups(self.keys.jobs)
-        except ResponseError:  # no stream yet
+        """One round trip (every upload asks, with MAX_QUEUE_LENGTH set)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xlen(self.keys.jobs)
+        pipe.xinfo_groups(self.keys.jobs)
+        pipe.zcount(self.keys.workers, time.time() - self.alive_window, "+inf")
+        pipe.xlen(self.keys.dead_letters)
+        length, groups, alive, dead = await pipe.execute(raise_on_error=False)
+        if isinstance(groups, ResponseError):  # no stream yet
             groups = []
+        for value in (length, alive, dead):
+            if isinstance(value, Exception):
+                raise value
+        waiting = pending = consumers = 0
         for group in groups:
             if text(group["name"]) == self.keys.group:
                 pending, consumers = int(group["pending"]), int(group["consumers"])
                 waiting = int(group.get("lag") or 0)
-        alive = await self.client.zcount(self.keys.workers, time.time() - self.alive_window, "+inf")
-        dead = await self.client.xlen(self.keys.dead_letters)
         return QueueStats(length, waiting, pending, consumers, alive, dead)

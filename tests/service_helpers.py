@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,12 @@ from pathlib import Path
 import redis
 
 from shared.keys import RedisKeys
+from shared.processes import stop_process
 from shared.schemas.messages import TaskRecord
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "main.py"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:
@@ -86,12 +80,7 @@ class ServiceProcess:
     def stop(self, timeout: float = 60.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, timeout)
         self._log.close()
         return self.process.returncode
 

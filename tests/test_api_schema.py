@@ -13,8 +13,9 @@ import urllib.request
 
 import redis
 
+from shared.processes import free_port
 from tests.conftest import make_settings
-from tests.service_helpers import Cluster, ServiceProcess, free_port, wait_until
+from tests.service_helpers import Cluster, ServiceProcess, wait_until
 
 SEED = "20261124"  # fixed: a CI failure can be replayed exactly
 

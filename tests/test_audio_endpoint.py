@@ -16,10 +16,11 @@ import redis
 from aiohttp.test_utils import TestServer
 
 from producer.app import create_app
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from shared.settings import Settings
 from tests.conftest import make_settings
-from tests.service_helpers import Cluster, free_port, task, wait_until
+from tests.service_helpers import Cluster, task, wait_until
 
 KEY_A, KEY_B = "key-alpha-0123456789", "key-bravo-9876543210"
 

@@ -59,7 +59,7 @@ def test_init_storage_and_export_openapi(settings, tmp_path) -> None:
 
 
 def test_status_without_redis_fails_clearly(settings, tmp_path) -> None:
-    from tests.service_helpers import free_port
+    from shared.processes import free_port
 
     down = settings.model_copy(update={"redis_port": free_port(), "redis_socket_timeout": 1.0})
     done = run_main(down, tmp_path, "status")

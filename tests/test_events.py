@@ -15,9 +15,10 @@ from aiohttp.test_utils import TestServer
 
 from producer.app import create_app
 from shared.keys import RedisKeys
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import Cluster, free_port
+from tests.service_helpers import Cluster
 
 KEEPALIVE = 0.2
 KEY_A, KEY_B = "key-alpha-0123456789", "key-bravo-9876543210"

@@ -15,9 +15,10 @@ from aiohttp.test_utils import TestServer
 
 from producer.app import create_app
 from shared.embedded_redis import EmbeddedRedis
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import Cluster, free_port, task, wait_until
+from tests.service_helpers import Cluster, task, wait_until
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestServer
 from producer.app import create_app
 from producer.page import STATIC
 from shared.keys import RedisKeys
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import ROOT, free_port
+from tests.service_helpers import ROOT
 
 
 async def serve(settings):

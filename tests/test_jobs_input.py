@@ -172,7 +172,7 @@ def test_callbacks_to_private_addresses_are_not_sent(cluster) -> None:
     from aiohttp import web
     from aiohttp.test_utils import TestServer
 
-    from tests.service_helpers import free_port
+    from shared.processes import free_port
 
     calls: list[str] = []
 

@@ -16,9 +16,10 @@ import redis
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import ServiceProcess, free_port, start_worker, wait_until
+from tests.service_helpers import ServiceProcess, start_worker, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -21,6 +21,7 @@ import soundfile as sf
 import yaml
 
 from shared.errors import ErrorCode
+from shared.processes import free_port
 from tests.conftest import make_settings
 from tests.monitoring import (
     PROMETHEUS_DIR,
@@ -31,7 +32,7 @@ from tests.monitoring import (
     rule_expressions,
     rules,
 )
-from tests.service_helpers import ROOT, Cluster, ServiceProcess, free_port, task, wait_until
+from tests.service_helpers import ROOT, Cluster, ServiceProcess, task, wait_until
 
 TONE_SECONDS = 2.0
 

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestServer
 from producer.app import create_app
 from shared.callback_policy import CallbackPolicy, check_callback_url
 from shared.errors import InvalidParametersError
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import free_port
 
 KEY_A, KEY_B = "key-alpha-0123456789", "key-bravo-9876543210"
 

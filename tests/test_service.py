@@ -20,9 +20,10 @@ from consumer.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from producer.app import create_app
 from shared.embedded_redis import server_binary
 from shared.keys import RedisKeys
+from shared.processes import free_port
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import free_port, start_worker, task, wait_for_workers, wait_until
+from tests.service_helpers import start_worker, task, wait_for_workers, wait_until
 
 CALLBACK_SECRET = "s3cret"
 

@@ -17,9 +17,10 @@ import soundfile as sf
 from aiohttp.test_utils import TestServer
 
 from producer.app import create_app
+from shared.processes import free_port, stop_process
 from shared.schemas.api import API_PREFIX
 from shared.settings import Settings
-from tests.service_helpers import Cluster, free_port, wait_until
+from tests.service_helpers import Cluster, wait_until
 
 
 def _openssl(*args: str) -> None:
@@ -120,8 +121,7 @@ def tls_redis(tmp_path, certificates):
     client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(ca))
     wait_until(lambda: _pings(client), 15, "redis-server with TLS")
     yield port, ca
-    process.terminate()
-    process.wait(10)
+    stop_process(process, 10)
 
 
 def _pings(client: redis.Redis) -> bool:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service_helpers import MAIN, free_port, wait_until
+from shared.processes import free_port
+from tests.service_helpers import MAIN, wait_until
 
 
 def curl(*args: str) -> str:

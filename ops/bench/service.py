@@ -32,13 +32,15 @@ from pathlib import Path
 
 import redis
 
-from ops.bench.longfile import REPO_ROOT, build_long_file, default_sources
-from ops.bench.upload import free_port
+from ops.bench.longfile import build_long_file, default_sources
+from shared.cli.up import MAIN
 from shared.embedded_redis import EmbeddedRedis
 from shared.keys import RedisKeys
+from shared.processes import free_port, threads_per_job
 from shared.schemas.messages import TaskRecord
 
 PREFIX = "bench"
+KEYS = RedisKeys(PREFIX)
 
 
 @dataclass
@@ -62,7 +64,7 @@ def _start_workers(folder: Path, port: int, count: int, threads: int) -> list[su
         STORAGE_BASE_PATH=str(folder / "storage"), TORCH_THREADS=str(threads),
         LOG_LEVEL="WARNING", DIARIZATION_ENGINE="bundled", MODEL_PATH=str(folder / "models"),
     )  # fmt: skip
-    command = [sys.executable, str(REPO_ROOT / "main.py"), "worker", "--metrics-port", "0"]
+    command = [sys.executable, str(MAIN), "worker", "--metrics-port", "0"]
     return [subprocess.Popen(command, env=env, cwd=folder) for _ in range(count)]
 
 
@@ -91,7 +93,7 @@ def _cluster(plan: Plan, workers: int) -> Iterator[redis.Redis]:
     client = redis.Redis(host=server.host, port=server.port)
     processes = _start_workers(plan.folder, server.port, workers, plan.threads)
     try:
-        _wait(lambda: client.zcard(RedisKeys(PREFIX).workers) >= workers, 300)
+        _wait(lambda: client.zcard(KEYS.workers) >= workers, 300)
         yield client
     finally:
         for process in processes:
@@ -102,14 +104,13 @@ def _cluster(plan: Plan, workers: int) -> Iterator[redis.Redis]:
 
 
 def _run_jobs(client: redis.Redis, ids: list[str], audio: str) -> list[TaskRecord]:
-    keys = RedisKeys(PREFIX)
     for task_id in ids:  # submitted_at: the clock starts at XADD, not when a worker reads it
         job = {"task_id": task_id, "audio": audio, "submitted_at": str(time.time())}
-        client.xadd(keys.jobs, job)
+        client.xadd(KEYS.jobs, job)
     records: list[TaskRecord] = []
 
     def finished() -> bool:
-        hashes = [client.hgetall(keys.task(task_id)) for task_id in ids]
+        hashes = [client.hgetall(KEYS.task(task_id)) for task_id in ids]
         records[:] = [TaskRecord.from_hash(fields) for fields in hashes if fields]
         return len(records) == len(ids) and all(r.status.terminal for r in records)
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=6, help="jobs per round")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="W of each round")
     args = parser.parse_args(argv)
-    threads = max(1, len(os.sched_getaffinity(0)) // max(args.workers))
+    threads = threads_per_job(max(args.workers))
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         audio = folder / "speech.wav"

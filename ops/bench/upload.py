@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,16 +26,12 @@ import numpy as np
 import psutil
 import soundfile as sf
 
+from shared.cli.up import MAIN
 from shared.embedded_redis import EmbeddedRedis
+from shared.processes import free_port, stop_process
+from shared.schemas.api import API_PREFIX
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def build_wav(path: Path, size_mb: int) -> None:
@@ -72,7 +67,7 @@ async def _upload(url: str, path: Path) -> int:
         with path.open("rb") as stream:  # streamed by aiohttp, never read whole
             data = aiohttp.FormData()
             data.add_field("audio_file", stream, filename=path.name)
-            async with session.post(f"{url}/api/v1/diarize/upload", data=data) as reply:
+            async with session.post(f"{url}{API_PREFIX}/upload", data=data) as reply:
                 await reply.read()
                 return reply.status
 
@@ -98,7 +93,7 @@ def _gateway(folder: Path, redis_port: int, api_port: int, size_mb: int) -> subp
         STORAGE_BASE_PATH=str(folder / "storage"), MAX_FILE_SIZE_MB=str(size_mb + 50),
         MAX_UPLOADS_PER_HOUR="0", MAX_ACTIVE_TASKS_PER_CLIENT="0", LOG_LEVEL="WARNING",
     )  # fmt: skip
-    command = [sys.executable, str(REPO_ROOT / "main.py"), "start"]
+    command = [sys.executable, str(MAIN), "start"]
     return subprocess.Popen(command, env=env, cwd=folder)
 
 
@@ -136,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             # the first upload also loads the audio libraries: it counts, as for a fresh gateway
             results = [measure(url, gateway.pid, audio) for _ in range(args.runs)]
         finally:
-            gateway.terminate()
-            gateway.wait(30)
+            stop_process(gateway, 30)
             server.stop()
     size = args.size_mb * 1_000_000 / MIB
     growths = [growth / MIB for growth, _ in results]

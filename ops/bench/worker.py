@@ -76,8 +76,7 @@ def _score(
         audio = evaluation.find_audio(audio_dir, reference.uri)
         if audio is None:
             continue
-        result = engine.diarize_file(audio, DiarizationOptions())
-        scores.append(evaluation.score(reference, evaluation.to_annotation(result, reference.uri)))
+        scores.append(evaluation.score_file(engine, reference, audio))
     total = evaluation.overall(scores)
     return {**{s.uri: s.der for s in scores}, "overall": total.der}
 

@@ -98,26 +98,47 @@ def _run_with_progress(
 
 
 def diarize_command(args: argparse.Namespace) -> int:
-    from shared.export.bundle import write_bundle, zip_directory
+    options = _options(args)
+    result = _run_with_progress(_load_engine(), args.audio, options)
+    if args.zip:
+        _write_zip_and_copies(args, result)
+    else:
+        _write_outputs(args, result)
+    _print_summary(result)
+    return 0
+
+
+def _write_outputs(args: argparse.Namespace, result: DiarizationResult) -> None:
     from shared.export.formats import to_json, to_rttm
     from shared.export.timeline import render_timeline
 
-    options = _options(args)
-    result = _run_with_progress(_load_engine(), args.audio, options)
     if args.rttm:
         args.rttm.write_text(to_rttm(result), encoding="utf-8")
     if args.json:
         args.json.write_bytes(to_json(result))
     if args.png:
         args.png.write_bytes(render_timeline(result))
-    if args.zip:
-        import tempfile
 
-        with tempfile.TemporaryDirectory() as folder:
-            write_bundle(args.audio, result, Path(folder))
-            zip_directory(Path(folder), args.zip)
-    _print_summary(result)
-    return 0
+
+def _write_zip_and_copies(args: argparse.Namespace, result: DiarizationResult) -> None:
+    """Write the bundle once; --rttm/--json/--png are copies of its files."""
+    import shutil
+    import tempfile
+
+    from shared.export.bundle import write_bundle, zip_directory
+    from shared.export.files import RESULT_FILE, RTTM_FILE, TIMELINE_FILE
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        write_bundle(args.audio, result, folder)
+        for target, file in (
+            (args.rttm, RTTM_FILE),
+            (args.json, RESULT_FILE),
+            (args.png, TIMELINE_FILE),
+        ):
+            if target:
+                shutil.copyfile(folder / file, target)
+        zip_directory(folder, args.zip)
 
 
 def split_audio_command(args: argparse.Namespace) -> int:
@@ -143,7 +164,6 @@ def _print_summary(result: DiarizationResult) -> None:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     from shared import evaluation
-    from shared.schemas.results import DiarizationOptions
 
     engine = _load_engine()
     scores = []
@@ -153,8 +173,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         if audio is None:
             print(f"{reference.uri:<14} no audio file in {args.audio_dir}", file=sys.stderr)
             return 2
-        result = engine.diarize_file(audio, DiarizationOptions())
-        scores.append(evaluation.score(reference, evaluation.to_annotation(result, reference.uri)))
+        scores.append(evaluation.score_file(engine, reference, audio))
         _print_score(scores[-1])
     _print_score(evaluation.overall(scores))
     return 0

@@ -14,9 +14,8 @@ from redis.exceptions import RedisError
 
 from shared.keys import RedisKeys
 from shared.redis_client import async_client, masked_url, redis_url, uses_embedded
-from shared.schemas.api import API_PREFIX, WorkerInfo
+from shared.schemas.api import API_PREFIX
 from shared.schemas.messages import TaskRecord
-from shared.schemas.redis_codec import decode_fields, text
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.taskstore import TaskStore
@@ -38,7 +37,7 @@ async def service_status(settings: Settings) -> dict[str, Any]:
     try:
         store = TaskStore(client, settings)
         stats = await store.queue_stats()
-        workers = await _workers(store)
+        workers = await store.live_workers()
         report.update(
             redis="reachable", queue_length=stats.length, queue_waiting=stats.waiting,
             queue_pending=stats.pending, consumers=stats.consumers,
@@ -50,16 +49,6 @@ async def service_status(settings: Settings) -> dict[str, Any]:
     finally:
         await client.aclose(close_connection_pool=True)
     return report
-
-
-async def _workers(store: TaskStore) -> list[WorkerInfo]:
-    since = time.time() - store.alive_window
-    workers = []
-    for worker_id in await store.client.zrangebyscore(store.keys.workers, since, "+inf"):
-        fields = await store.client.hgetall(store.keys.worker(text(worker_id)))
-        if fields:
-            workers.append(decode_fields(WorkerInfo, fields))
-    return workers
 
 
 async def check_external(settings: Settings) -> list[str]:

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from shared.processes import threads_per_job
 from shared.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ def _engine(settings: Settings, factory: str | None, concurrency: int):
         return getattr(importlib.import_module(module_name), function)(settings)
     from shared.engine.loader import load_engine
 
-    cores = len(os.sched_getaffinity(0))
-    threads = settings.torch_threads or max(1, cores // concurrency)
+    threads = settings.torch_threads or threads_per_job(concurrency)
     return load_engine(settings.model_copy(update={"torch_threads": threads}))
 
 

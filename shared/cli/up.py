@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.embedded_redis import EmbeddedRedis
+from shared.processes import threads_per_job
 from shared.redis_client import uses_embedded
 from shared.settings import Settings
 
@@ -44,8 +45,7 @@ def children(settings: Settings, workers: int, concurrency: int) -> list[Child]:
     env = os.environ.copy()
     if not settings.torch_threads:
         # the machine's cores shared out between the jobs that run at once (no oversubscribing)
-        cores = len(os.sched_getaffinity(0))
-        env["TORCH_THREADS"] = str(max(1, cores // max(workers * concurrency, 1)))
+        env["TORCH_THREADS"] = str(threads_per_job(workers * concurrency))
     for index in range(workers):
         port = settings.worker_metrics_port + index if settings.worker_metrics_port else 0
         command = [python, str(MAIN), "worker", "--concurrency", str(concurrency)]

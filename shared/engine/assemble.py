@@ -55,7 +55,7 @@ def assemble(
     processing_time: float,
 ) -> DiarizationResult:
     output = run.exclusive if options.exclusive else run.diarization
-    labels = sorted(run.diarization.labels())
+    labels = run.diarization.labels()  # pyannote returns them sorted
     turns = _turns(output, labels, run.activity)
     return DiarizationResult(
         uri=output.uri or "",

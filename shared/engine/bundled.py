@@ -53,7 +53,6 @@ class BundledParams:
         """pyannote's defaults: 1 s step, one PyTorch embedding per (chunk, speaker)."""
         return cls(
             segmentation_step=0.1,
-            threshold=0.4,
             min_cluster_size=12,
             segmentation_batch_size=32,
             embedding_batch_size=32,

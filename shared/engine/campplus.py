@@ -186,7 +186,11 @@ class _Trunk(nn.Module):
 
 
 class CAMPPlus(nn.Module):
-    """CAM++: fbank (B, T, 80) -> frame features -> (weighted) stats pooling -> embedding."""
+    """CAM++, used through its two halves rather than called as a whole.
+
+    `frames()`: fbank (B, T, 80) -> frame features; `embed()`: frame features ->
+    (weighted) stats pooling -> embedding.
+    """
 
     def __init__(self, feat_dim: int = 80, embedding_dim: int = 192) -> None:
         super().__init__()
@@ -210,9 +214,6 @@ class CAMPPlus(nn.Module):
             return self.xvector.dense(stats)
         batch, speakers, dim = stats.shape
         return self.xvector.dense(stats.reshape(batch * speakers, dim)).reshape(batch, speakers, -1)
-
-    def forward(self, fbank: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        return self.embed(self.frames(fbank), weights)
 
     def frame_module(self) -> nn.Module:
         """`frames()` alone as a module, the part worth exporting (e.g. to ONNX)."""

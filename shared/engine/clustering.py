@@ -31,8 +31,9 @@ class CappedAgglomerativeClustering(AgglomerativeClustering):
             return super().cluster(embeddings, min_clusters, max_clusters, num_clusters)
         # embeddings come in time order: an even spread keeps every part of the file
         subset = np.linspace(0, num_embeddings - 1, self.max_embeddings).round().astype(int)
-        clusters = super().cluster(embeddings[subset], min_clusters, max_clusters, num_clusters)
-        centroids = np.vstack(
-            [embeddings[subset][clusters == k].mean(axis=0) for k in np.unique(clusters)]
-        )
+        sampled = embeddings[subset]
+        # pyannote unit-normalises its input in place for centroid/median/ward: hand it a
+        # copy so that the centroids stay means of the raw embeddings
+        clusters = super().cluster(sampled.copy(), min_clusters, max_clusters, num_clusters)
+        centroids = np.vstack([sampled[clusters == k].mean(axis=0) for k in np.unique(clusters)])
         return np.argmin(cdist(embeddings, centroids, metric=self.metric), axis=1)

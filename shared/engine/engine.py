@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from shared.audio import DecodedAudio, decode
+from shared.audio import decode
 from shared.engine.assemble import RunOutput, assemble
 from shared.engine.pipeline import ServiceDiarization
 from shared.engine.progress import CancelCheck, ProgressCallback, RunObserver
@@ -16,7 +16,7 @@ from shared.schemas.results import DiarizationOptions, DiarizationResult, Engine
 
 
 class DiarizationEngine:
-    """One loaded pipeline; `diarize` may run from several threads at once."""
+    """One loaded pipeline; `diarize_file` may run from several threads at once."""
 
     def __init__(self, pipeline: ServiceDiarization, info: EngineInfo, max_duration: float):
         self.pipeline = pipeline
@@ -34,24 +34,6 @@ class DiarizationEngine:
     ) -> DiarizationResult:
         started = time.perf_counter()
         audio = decode(path, self.max_duration, filename)
-        return self.diarize(
-            audio,
-            options,
-            on_progress=on_progress,
-            check_cancelled=check_cancelled,
-            started=started,
-        )
-
-    def diarize(
-        self,
-        audio: DecodedAudio,
-        options: DiarizationOptions,
-        *,
-        on_progress: ProgressCallback | None = None,
-        check_cancelled: CancelCheck | None = None,
-        started: float | None = None,
-    ) -> DiarizationResult:
-        started = time.perf_counter() if started is None else started
         observer = RunObserver(on_progress, check_cancelled)
         observer.report("decoding", 0.0)
         file = {

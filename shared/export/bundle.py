@@ -6,8 +6,6 @@ import os
 import zipfile
 from pathlib import Path
 
-import orjson
-
 from shared.export.files import METADATA_FILE, RESULT_FILE, RTTM_FILE, TIMELINE_FILE
 from shared.export.formats import to_json, to_rttm
 from shared.export.segments import write_speaker_audio
@@ -33,8 +31,7 @@ def write_bundle(source: Path, result: DiarizationResult, out_dir: Path) -> Bund
         real_time_factor=result.real_time_factor,
         files={"result": RESULT_FILE, "rttm": RTTM_FILE, "timeline": TIMELINE_FILE},
     )
-    payload = orjson.dumps(metadata.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
-    (out_dir / METADATA_FILE).write_bytes(payload)
+    (out_dir / METADATA_FILE).write_bytes(to_json(metadata))
     return metadata
 
 

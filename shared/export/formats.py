@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import orjson
+from pydantic import BaseModel
 
 from shared.schemas.results import DiarizationResult
 
 
-def to_json(result: DiarizationResult) -> bytes:
-    return orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+def to_json(model: BaseModel) -> bytes:
+    """Any model (a result, the bundle's metadata) as indented JSON."""
+    return orjson.dumps(model.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
 
 
 def to_rttm(result: DiarizationResult) -> str:

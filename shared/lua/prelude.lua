@@ -27,10 +27,11 @@ local function publish(events, task_events, maxlen, event)
 end
 
 -- A task that ended no longer counts against its client's limit of unfinished tasks.
--- The set's name is derived from the hash (standalone Redis: keys need not be declared).
-local function release_client_slot(task, prefix, task_id)
+-- The set's name is RedisKeys.active(client), given as its prefix plus the client named in
+-- the hash (standalone Redis: keys need not be declared).
+local function release_client_slot(task, active_prefix, task_id)
   local client = redis.call('HGET', task, 'client')
   if client and client ~= '' then
-    redis.call('SREM', prefix .. ':active:' .. client, task_id)
+    redis.call('SREM', active_prefix .. client, task_id)
   end
 end

@@ -3,13 +3,14 @@
 -- the result is already stored when this runs, so acking here never loses a job.
 -- KEYS: jobs, task, events, task_events, lease, dead_letters
 -- ARGV: group, entry, consumer, token, status, ttl (0 = not terminal), events_maxlen,
---       key prefix, task_id, hash fields, event fields, dead-letter fields (count 0 = none)
+--       active-tasks key prefix (RedisKeys.active('')), task_id, hash fields, event fields,
+--       dead-letter fields (count 0 = none)
 -- Returns 'ok', 'lost' (fenced out), 'ended' (already terminal) or 'cancel' (a completion
 -- arrived after the user cancelled: the caller records the cancellation instead).
 local jobs, task, events, task_events, lease, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local group, entry, consumer, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local status, ttl, maxlen = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local prefix, task_id = ARGV[8], ARGV[9]
+local active_prefix, task_id = ARGV[8], ARGV[9]
 local hash, at = fields_at(10)
 local event, at2 = fields_at(at)
 local dead_letter = fields_at(at2)
@@ -27,6 +28,6 @@ if ttl > 0 then
   redis.call('DEL', lease)
   redis.call('EXPIRE', task, ttl)
   redis.call('EXPIRE', task_events, ttl)
-  release_client_slot(task, prefix, task_id)
+  release_client_slot(task, active_prefix, task_id)
 end
 return 'ok'

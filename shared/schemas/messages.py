@@ -145,5 +145,20 @@ class TaskRecord(BaseModel):
     cancel_requested: bool = False
 
     @classmethod
+    def queued(
+        cls, task_id: str, job: JobMessage, options: DiarizationOptions | None, *,
+        created_at: float, client: str = "",
+    ) -> TaskRecord:  # fmt: skip
+        """A new task's hash, from its job. Built without validation: the job already
+        passed it, or is the placeholder of an invalid entry that must still be recorded."""
+        fields = {"options": options} if options is not None else {}
+        return cls.model_construct(
+            **fields, task_id=task_id, status=TaskStatus.QUEUED, progress=0.0, client=client,
+            message="queued", created_at=created_at, updated_at=time.time(),
+            filename=job.filename, audio=job.audio, owner=job.owner,
+            callback_url=job.callback_url,
+        )  # fmt: skip
+
+    @classmethod
     def from_hash(cls, fields: RawFields) -> TaskRecord:
         return decode_fields(cls, fields)
