@@ -3,7 +3,8 @@
 Each speaker's track (speaker_N.wav) and each turn's segment (speaker_N/segment_NNN.wav)
 exist only inside result.zip. WAV members are stored uncompressed there
 (shared/export/bundle.py), so a member is a plain byte span of the ZIP file and is served
-from it directly, with byte ranges (browsers need them to seek in an <audio> element).
+from it directly, with byte ranges (browsers need them to seek in an <audio> element),
+whatever the storage: a local file, or ranged GETs of the object in S3.
 Only the audio files listed in the result's metadata.json can be asked for: nothing else
 of the storage is reachable through `file`.
 """
@@ -14,7 +15,6 @@ import asyncio
 import struct
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import hdrs, web
 
@@ -29,6 +29,7 @@ from shared.errors import (
 from shared.export.files import METADATA_FILE, ZIP_FILE
 from shared.schemas.api import API_PREFIX
 from shared.schemas.results import BundleMetadata
+from shared.storage import Storage
 
 routes = web.RouteTableDef()
 
@@ -42,7 +43,7 @@ _LOCAL_SIGNATURE = b"PK\x03\x04"
 class Span:
     """Where a member's bytes lie in the ZIP file."""
 
-    path: Path
+    key: str  # of the ZIP in storage
     offset: int
     size: int
 
@@ -54,27 +55,27 @@ async def audio(request: web.Request) -> web.StreamResponse:
     name = request.query.get("file", "")
     if not name:
         raise InvalidParametersError("file is required, e.g. ?file=speaker_0.wav")
-    folder = gateway.storage.path(record.result_prefix)
-    span = await asyncio.to_thread(locate, folder, name)
+    span = await asyncio.to_thread(locate, gateway.storage, record.result_prefix, name)
     headers = {
         "Content-Type": "audio/wav",
         "Accept-Ranges": "bytes",
         # the name is one of the result's own (checked above), never the user's upload name
         "Content-Disposition": f'inline; filename="{name.replace("/", "_")}"',
     }
-    return await _send(request, span, headers)
+    return await _send(request, gateway.storage, span, headers)
 
 
-def locate(folder: Path, name: str) -> Span:
-    """The span of audio file `name` of the result in `folder`, if metadata.json lists it."""
+def locate(storage: Storage, prefix: str, name: str) -> Span:
+    """The span of audio file `name` of the result under `prefix`, if metadata.json lists
+    it. Reads only the metadata, the ZIP's directory and one local header."""
+    archive = f"{prefix}/{ZIP_FILE}"
     try:
-        metadata = BundleMetadata.model_validate_json((folder / METADATA_FILE).read_bytes())
+        with storage.open(f"{prefix}/{METADATA_FILE}") as stream:
+            metadata = BundleMetadata.model_validate_json(stream.read())
         if name not in metadata.audio_files():
             raise ResultFileNotFoundError(f"the result has no audio file {name!r}")
-        archive = folder / ZIP_FILE
-        with zipfile.ZipFile(archive) as bundle:
+        with storage.open_seekable(archive) as stream, zipfile.ZipFile(stream) as bundle:
             info = bundle.getinfo(name)
-        with archive.open("rb") as stream:
             stream.seek(info.header_offset)
             header = stream.read(_LOCAL_HEADER.size)
     except FileNotFoundError as error:
@@ -102,7 +103,9 @@ def byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
     return (first, end) if first < end else None
 
 
-async def _send(request: web.Request, span: Span, headers: dict[str, str]) -> web.StreamResponse:
+async def _send(
+    request: web.Request, storage: Storage, span: Span, headers: dict[str, str]
+) -> web.StreamResponse:
     wanted = byte_range(request, span.size)
     first, end = wanted or (0, span.size)
     response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
@@ -111,12 +114,14 @@ async def _send(request: web.Request, span: Span, headers: dict[str, str]) -> we
     response.content_length = end - first
     await response.prepare(request)
     if request.method != hdrs.METH_HEAD:
-        await _copy(span, first, end, response)
+        await _copy(storage, span, first, end, response)
     return response
 
 
-async def _copy(span: Span, first: int, end: int, response: web.StreamResponse) -> None:
-    stream = await asyncio.to_thread(span.path.open, "rb")
+async def _copy(
+    storage: Storage, span: Span, first: int, end: int, response: web.StreamResponse
+) -> None:
+    stream = await asyncio.to_thread(storage.open_seekable, span.key)
     try:
         await asyncio.to_thread(stream.seek, span.offset + first)
         remaining = end - first

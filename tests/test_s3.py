@@ -18,9 +18,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from producer.app import create_app
+from shared.processes import free_port, stop_process
 from shared.schemas.api import API_PREFIX
 from tests.conftest import make_settings
-from tests.service_helpers import free_port, start_worker, task, wait_for_workers, wait_until
+from tests.service_helpers import start_worker, task, wait_for_workers, wait_until
 
 CREDENTIALS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing"}
 
@@ -46,8 +47,7 @@ def s3_endpoint(tmp_path_factory):
 
     wait_until(answering, 30, "moto's S3 server")
     yield url
-    process.terminate()
-    process.wait(10)
+    stop_process(process, 10)
     log.close()
 
 
@@ -102,6 +102,12 @@ async def test_two_hosts_share_only_redis_and_the_bucket(
             async with session.get(f"{API_PREFIX}/download/{task_ids[0]}") as reply:
                 archive = zipfile.ZipFile(io.BytesIO(await reply.read()))
             assert "speaker_1/segment_001.wav" in archive.namelist()
+            track = archive.read("speaker_0.wav")
+            audio_url = f"{API_PREFIX}/audio/{task_ids[0]}?file=speaker_0.wav"
+            async with session.get(audio_url) as reply:
+                assert reply.status == 200 and await reply.read() == track
+            async with session.get(audio_url, headers={"Range": "bytes=100-4099"}) as reply:
+                assert reply.status == 206 and await reply.read() == track[100:4100]
             async with session.get(f"{API_PREFIX}/download/{task_ids[0]}?format=json") as reply:
                 assert (await reply.json())["num_speakers"] == 2
             async with session.get(f"{API_PREFIX}/metadata/{task_ids[0]}") as reply:

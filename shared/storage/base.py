@@ -87,7 +87,8 @@ class Storage(ABC):
         """A readable stream of the object; raises FileNotFoundError if it is missing."""
 
     @abstractmethod
-    def exists(self, key: str) -> bool: ...
+    def open_seekable(self, key: str) -> BinaryIO:
+        """Like `open`, but seekable (to read a span of a ZIP without fetching all of it)."""
 
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None:

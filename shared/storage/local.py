@@ -63,8 +63,8 @@ class LocalStorage(Storage):
     def open(self, key: str) -> BinaryIO:
         return self.path(key).open("rb")
 
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
+    def open_seekable(self, key: str) -> BinaryIO:
+        return self.open(key)
 
     def delete_prefix(self, prefix: str) -> None:
         target = self.path(prefix)

@@ -4,6 +4,7 @@ for it."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from shared.settings import Settings
 from shared.storage.base import RESULTS, UPLOADS, Storage, checked_key, iter_files
 
 _DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
+_RANGE_BYTES = 1 << 20  # one ranged GET per MiB read from a seekable object
 
 
 class S3Storage(Storage):
@@ -80,12 +82,13 @@ class S3Storage(Storage):
         except self._missing as error:
             raise FileNotFoundError(key) from error
 
-    def exists(self, key: str) -> bool:
+    def open_seekable(self, key: str) -> BinaryIO:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except self._missing:
-            return False
-        return True
+            size = self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        except self._missing as error:
+            raise FileNotFoundError(key) from error
+        ranged = _RangedObject(self.client, self.bucket, self._key(key), size)
+        return io.BufferedReader(ranged, buffer_size=_RANGE_BYTES)
 
     def delete_prefix(self, prefix: str) -> None:
         """The object named `prefix`, and every object 'inside' it (prefix + '/')."""
@@ -119,3 +122,38 @@ class S3Storage(Storage):
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+
+class _RangedObject(io.RawIOBase):
+    """A seekable view of one object: each read is a ranged GET (buffer it)."""
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
+        super().__init__()
+        self._client, self._bucket, self._key, self._size = client, bucket, key, size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(base + offset, 0)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        if self._position >= self._size or not len(buffer):
+            return 0
+        last = min(self._position + len(buffer), self._size) - 1
+        reply = self._client.get_object(
+            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-{last}"
+        )
+        data = reply["Body"].read()
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
