@@ -138,17 +138,13 @@ class JobRunner:
         prefix = result_prefix(owner.task_id, f"attempt-{attempt}-{owner.token[-12:]}")
         try:
             stored = await self._diarize(job, prefix, progress, signal)
-            await progress.drain()
             await self.outcomes.completed(owner, attempt, stored, prefix, self.storage)
         except JobCancelledError:
-            await progress.drain()
             await self._stopped(owner, attempt, signal)
         except DiarizationError as error:
-            await progress.drain()
             await self.outcomes.failed(owner, attempt, error)
         except Exception as error:
             logger.exception("job %s crashed", owner.task_id)
-            await progress.drain()
             await self.outcomes.failed(
                 owner, attempt, DiarizationError(f"internal error: {type(error).__name__}: {error}")
             )
@@ -156,19 +152,23 @@ class JobRunner:
     async def _diarize(
         self, job: JobMessage, prefix: str, progress: ProgressReporter, signal: StopSignal
     ) -> StoredResult:
-        """Engine and result files in the executor; the log context goes along."""
+        """Engine and result files in the executor; the log context goes along. Returns
+        (or raises) only once its progress events are written: none follows the end."""
         max_bytes = self.settings.max_file_size_bytes
-        async with local_audio(
-            job.audio, job.filename, self.storage, self.http, max_bytes
-        ) as audio:
-            work = partial(
-                diarize_and_store, engine=self.engine, storage=self.storage, audio=audio.path,
-                filename=audio.name, options=job.options(), prefix=prefix,
-                on_progress=progress.report, check=signal.check,
-            )  # fmt: skip
-            context = contextvars.copy_context()
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, context.run, work)
+        try:
+            async with local_audio(
+                job.audio, job.filename, self.storage, self.http, max_bytes
+            ) as audio:
+                work = partial(
+                    diarize_and_store, engine=self.engine, storage=self.storage,
+                    audio=audio.path, filename=audio.name, options=job.options(), prefix=prefix,
+                    on_progress=progress.report, check=signal.check,
+                )  # fmt: skip
+                context = contextvars.copy_context()
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self.executor, context.run, work)
+        finally:
+            await progress.drain()
 
     async def _stopped(self, owner: Ownership, attempt: int, signal: StopSignal) -> None:
         reason = signal.reason

@@ -38,6 +38,11 @@ class _JobFilter(logging.Filter):
         return True
 
 
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    """What `extra=` and the job context added to the record."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -47,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -59,8 +64,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        if extras:
+        if extras := _extras(record):
             line += " " + " ".join(f"{key}={value}" for key, value in extras.items())
         return line
 
