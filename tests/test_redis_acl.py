@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from shared.processes import free_port
 from shared.redis_client import sync_client
 from tests.conftest import make_settings
 from tests.service_helpers import (
@@ -23,7 +24,6 @@ from tests.service_helpers import (
     Cluster,
     ServiceProcess,
     environment,
-    free_port,
     task,
     wait_until,
 )
